@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -31,7 +31,7 @@ from alsim.errors import InputError
 from alsim.units import DAYS_PER_MONTH
 
 
-class OnsetConvention(str, Enum):
+class OnsetConvention(StrEnum):
     """How a partial onset date (year-month or year only) is completed."""
 
     MID = "mid"  # 15th of the month; 1 July for a bare year
