@@ -319,8 +319,8 @@ def _is_missing(value: Any) -> bool:
         return isinstance(value, str) and value.strip() == ""
 
 
-_TRUE = {"1", "true", "yes", "y", "t"}
-_FALSE = {"0", "false", "no", "n", "f"}
+TRUE_STRINGS = frozenset({"1", "1.0", "true", "yes", "y", "t"})
+FALSE_STRINGS = frozenset({"0", "0.0", "false", "no", "n", "f"})
 
 
 def _as_bool(value: Any, where: str) -> bool:
@@ -331,8 +331,8 @@ def _as_bool(value: Any, where: str) -> bool:
     if isinstance(value, float) and value in (0.0, 1.0):
         return bool(value)
     text = str(value).strip().lower()
-    if text in _TRUE:
+    if text in TRUE_STRINGS:
         return True
-    if text in _FALSE:
+    if text in FALSE_STRINGS:
         return False
     raise InputError(where, f"must be true or false, got {value!r}")
