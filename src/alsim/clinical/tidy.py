@@ -119,7 +119,7 @@ def months_since_onset(
         for i, (onset, visit) in enumerate(
             zip(visits["onset_date"], visits["visit_date"], strict=True)
         ):
-            where = f"{source}, row {i + 1}"
+            where = _row_where(visits, i, source)
             d0 = parse_onset_date(str(onset), convention=convention, where=f"{where}, onset_date")
             d1 = parse_onset_date(str(visit), convention=convention, where=f"{where}, visit_date")
             months[i] = (d1 - d0).days / DAYS_PER_MONTH
@@ -129,7 +129,7 @@ def months_since_onset(
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise InputError(
-            f"{source}, row {row + 1}, months since onset",
+            f"{_row_where(visits, row, source)}, months since onset",
             f"must be a positive number of months, got {months[row]:.4g}",
         )
     return months
@@ -182,6 +182,14 @@ def _numeric(visits: pd.DataFrame, column: str) -> pd.Series:
     return pd.to_numeric(visits[column], errors="coerce").astype(float)
 
 
+def _row_where(visits: pd.DataFrame, row: int, source: str) -> str:
+    """``"source, row N"`` (1-based data row), with the subject id when the table has one."""
+    where = f"{source}, row {row + 1}"
+    if "subject_id" in visits.columns:
+        where += f" (subject_id {visits['subject_id'].iloc[row]})"
+    return where
+
+
 def _bool_column(visits: pd.DataFrame, column: str, source: str) -> np.ndarray:
     """A yes/no column as booleans (missing = False); anything else is an error naming the row."""
     raw = visits[column]
@@ -192,17 +200,18 @@ def _bool_column(visits: pd.DataFrame, column: str, source: str) -> np.ndarray:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise InputError(
-            f"{source}, row {row + 1}, {column}", f"must be true or false, got {raw.iloc[row]!r}"
+            f"{_row_where(visits, row, source)}, {column}",
+            f"must be true or false, got {raw.iloc[row]!r}",
         )
     return true
 
 
 def _row_score(visits: pd.DataFrame, row: int, source: str) -> ALSFRSR:
     record = {k: (None if pd.isna(v) else v) for k, v in visits.iloc[row].to_dict().items()}
-    return ALSFRSR.from_mapping(record, where=f"{source}, row {row + 1}")
+    return ALSFRSR.from_mapping(record, where=_row_where(visits, row, source))
 
 
 def _raise_row(visits: pd.DataFrame, row: int, source: str) -> None:
     """Re-validate one row with the scalar validator so the message names the exact column."""
     _row_score(visits, row, source)
-    raise InputError(f"{source}, row {row + 1}", "invalid ALSFRS-R record")  # pragma: no cover
+    raise InputError(_row_where(visits, row, source), "invalid ALSFRS-R record")  # pragma: no cover
