@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from alsim.errors import InputError
+from alsim.validation import as_bool
 
 # Canonical tidy column names, in ALSFRS-R order. Item 5 has two columns (5a / 5b).
 ITEM_COLUMNS: tuple[str, ...] = (
@@ -89,7 +90,7 @@ ORIGINAL_ITEM_COLUMNS: tuple[str, ...] = (*ITEM_COLUMNS[:9], "q10_respiratory")
 ORIGINAL_TOTAL_MAX = 40
 
 
-def _check_item(where: str, value: Any) -> int:
+def check_item(where: str, value: Any) -> int:
     """Return ``value`` as an int if it is a whole number 0-4, else raise :class:`InputError`."""
     if isinstance(value, bool) or value is None:
         raise InputError(where, f"must be an integer 0-4, got {value!r}")
@@ -133,7 +134,7 @@ class ALSFRSR:
     def __post_init__(self) -> None:
         for name in ITEM_COLUMNS:
             where = (Q5B if self.gastrostomy else Q5A) if name == "q5_cutting" else name
-            object.__setattr__(self, name, _check_item(where, getattr(self, name)))
+            object.__setattr__(self, name, check_item(where, getattr(self, name)))
         if not isinstance(self.gastrostomy, bool | np.bool_):
             raise InputError("gastrostomy", f"must be true or false, got {self.gastrostomy!r}")
         object.__setattr__(self, "gastrostomy", bool(self.gastrostomy))
@@ -170,7 +171,7 @@ class ALSFRSR:
             q5, gastrostomy = (row[Q5B], True) if has_b else (row[Q5A], False)
             if (
                 present("gastrostomy")
-                and _as_bool(row["gastrostomy"], f"{prefix}gastrostomy") != gastrostomy
+                and as_bool(row["gastrostomy"], f"{prefix}gastrostomy") != gastrostomy
             ):
                 raise InputError(
                     f"{prefix}gastrostomy",
@@ -179,7 +180,7 @@ class ALSFRSR:
         elif present("q5_cutting"):
             q5 = row["q5_cutting"]
             gastrostomy = (
-                _as_bool(row["gastrostomy"], f"{prefix}gastrostomy")
+                as_bool(row["gastrostomy"], f"{prefix}gastrostomy")
                 if present("gastrostomy")
                 else False
             )
@@ -188,11 +189,11 @@ class ALSFRSR:
         values: list[Any] = []
         for name in ITEM_COLUMNS:
             if name == "q5_cutting":
-                values.append(_check_item(f"{prefix}{Q5B if gastrostomy else Q5A}", q5))
+                values.append(check_item(f"{prefix}{Q5B if gastrostomy else Q5A}", q5))
                 continue
             if not present(name):
                 raise InputError(f"{prefix}{name}", "is missing")
-            values.append(_check_item(f"{prefix}{name}", row[name]))
+            values.append(check_item(f"{prefix}{name}", row[name]))
         return cls(*values, gastrostomy=gastrostomy)
 
     # -- scores -------------------------------------------------------------------------------
@@ -264,7 +265,7 @@ class ALSFRSOriginal:
         if len(values) != len(ORIGINAL_ITEM_COLUMNS):
             raise InputError("items", f"expected 10 ALSFRS item scores, got {len(values)}")
         checked = tuple(
-            _check_item(name, v) for name, v in zip(ORIGINAL_ITEM_COLUMNS, values, strict=True)
+            check_item(name, v) for name, v in zip(ORIGINAL_ITEM_COLUMNS, values, strict=True)
         )
         object.__setattr__(self, "items", checked)
 
@@ -280,7 +281,7 @@ def heuristic_respiratory_from_q10(q10: int) -> int:
     This is an ad-hoc heuristic seen in public PRO-ACT pipelines, **not a validated
     conversion**; use it only where a rough bridge is acceptable and label results as such.
     """
-    return 3 * _check_item("q10_respiratory", q10)
+    return 3 * check_item("q10_respiratory", q10)
 
 
 # -- array API (used by the simulator and the pandas helpers) ---------------------------------
@@ -317,22 +318,3 @@ def _is_missing(value: Any) -> bool:
         return bool(np.isnan(value))
     except (TypeError, ValueError):
         return isinstance(value, str) and value.strip() == ""
-
-
-TRUE_STRINGS = frozenset({"1", "1.0", "true", "yes", "y", "t"})
-FALSE_STRINGS = frozenset({"0", "0.0", "false", "no", "n", "f"})
-
-
-def _as_bool(value: Any, where: str) -> bool:
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, float) and value in (0.0, 1.0):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in TRUE_STRINGS:
-        return True
-    if text in FALSE_STRINGS:
-        return False
-    raise InputError(where, f"must be true or false, got {value!r}")

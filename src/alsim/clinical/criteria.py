@@ -74,9 +74,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-import numpy as np
-
 from alsim.errors import InputError
+from alsim.validation import as_bool
 
 #: Body regions from rostral to caudal.
 REGIONS: tuple[str, str, str, str] = ("bulbar", "cervical", "thoracic", "lumbosacral")
@@ -96,14 +95,6 @@ AWAJI_CATEGORIES: tuple[str, ...] = ("definite", "probable", "possible", "not_me
 
 _REGION_FLAGS = ("umn", "lmn_clinical", "lmn_emg")
 _PATIENT_FLAGS = ("progressive", "mimics_excluded", "normal_motor_function_before")
-
-
-def _as_bool(value: Any, where: str) -> bool:
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer) and value in (0, 1):
-        return bool(value)
-    raise InputError(where, f"must be true or false, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -128,7 +119,7 @@ class RegionFindings:
 
     def __post_init__(self) -> None:
         for name in _REGION_FLAGS:
-            object.__setattr__(self, name, _as_bool(getattr(self, name), name))
+            object.__setattr__(self, name, as_bool(getattr(self, name), name, allow_strings=False))
 
     @property
     def lmn_any(self) -> bool:
@@ -151,7 +142,7 @@ class RegionFindings:
                 raise InputError(
                     f"{where}.{key}", f"unknown finding; expected one of {', '.join(_REGION_FLAGS)}"
                 )
-        return cls(**{k: _as_bool(v, f"{where}.{k}") for k, v in data.items()})
+        return cls(**{k: as_bool(v, f"{where}.{k}", allow_strings=False) for k, v in data.items()})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,7 +167,7 @@ class Findings:
             if not isinstance(value, RegionFindings):
                 object.__setattr__(self, name, RegionFindings.from_mapping(value, where=name))
         for name in _PATIENT_FLAGS:
-            object.__setattr__(self, name, _as_bool(getattr(self, name), name))
+            object.__setattr__(self, name, as_bool(getattr(self, name), name, allow_strings=False))
 
     @property
     def regions(self) -> dict[str, RegionFindings]:
@@ -211,7 +202,9 @@ class Findings:
             for name in REGIONS
             if name in data
         }
-        kwargs.update({flag: _as_bool(data[flag], flag) for flag in _PATIENT_FLAGS})
+        kwargs.update(
+            {flag: as_bool(data[flag], flag, allow_strings=False) for flag in _PATIENT_FLAGS}
+        )
         return cls(**kwargs)
 
 

@@ -53,6 +53,7 @@ from scipy.optimize import brentq
 from scipy.special import expit
 
 from alsim.errors import InputError
+from alsim.validation import as_bool
 
 __all__ = [
     "RISK_GROUPS",
@@ -222,11 +223,7 @@ def _real(name: str, value: Any) -> float:
 
 
 def _flag(name: str, value: Any) -> bool:
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, numbers.Integral) and value in (0, 1):
-        return bool(value)
-    raise InputError(name, f"must be true or false (or 1/0), got {value!r}")
+    return as_bool(value, name, allow_strings=False)
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,10 @@ import pandas as pd
 from alsim.clinical.alsfrs import (
     ALSFRSR,
     DOMAINS,
-    FALSE_STRINGS,
     ITEM_COLUMNS,
     Q5A,
     Q5B,
     TOTAL_MAX,
-    TRUE_STRINGS,
 )
 from alsim.clinical.progression import (
     OnsetConvention,
@@ -38,6 +36,7 @@ from alsim.clinical.progression import (
 from alsim.clinical.staging import kings_label_array, mitos_stage_array
 from alsim.errors import InputError
 from alsim.units import DAYS_PER_MONTH
+from alsim.validation import bool_column
 
 SCORE_COLUMNS = (
     "total",
@@ -191,19 +190,7 @@ def _row_where(visits: pd.DataFrame, row: int, source: str) -> str:
 
 
 def _bool_column(visits: pd.DataFrame, column: str, source: str) -> np.ndarray:
-    """A yes/no column as booleans (missing = False); anything else is an error naming the row."""
-    raw = visits[column]
-    text = raw.astype("string").str.strip().str.lower()
-    true = text.isin(TRUE_STRINGS).fillna(False).to_numpy(bool)
-    false = (text.isin(FALSE_STRINGS).fillna(False) | raw.isna()).to_numpy(bool)
-    bad = ~(true | false)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise InputError(
-            f"{_row_where(visits, row, source)}, {column}",
-            f"must be true or false, got {raw.iloc[row]!r}",
-        )
-    return true
+    return bool_column(visits[column], lambda row: f"{_row_where(visits, row, source)}, {column}")
 
 
 def _row_score(visits: pd.DataFrame, row: int, source: str) -> ALSFRSR:

@@ -37,17 +37,16 @@ import numpy as np
 import pandas as pd
 
 from alsim.clinical.alsfrs import (
-    FALSE_STRINGS,
     ITEM_MAX,
     ITEM_MIN,
     Q5A,
     Q5B,
-    TRUE_STRINGS,
     VISIT_ITEM_COLUMNS,
-    _check_item,
+    check_item,
 )
 from alsim.errors import InputError
 from alsim.units import DAYS_PER_MONTH
+from alsim.validation import FALSE_STRINGS, TRUE_STRINGS, bool_column
 
 __all__ = [
     "FVC_SCHEMA",
@@ -1109,7 +1108,7 @@ def _item_values(
         label, series = columns[j]
         raw = series.iloc[row] if series is not None else None
         where = f"{source}, row {row + 1}, {label}"
-        _check_item(where, raw)
+        check_item(where, raw)
         raise InputError(where, f"must be an integer 0-4, got {raw!r}")  # pragma: no cover
     return out
 
@@ -1251,14 +1250,4 @@ def _tidy_races(race: pd.Series) -> pd.DataFrame:
 def _tidy_bools(table: pd.DataFrame, column: str) -> np.ndarray:
     if column not in table.columns:
         return np.zeros(len(table), dtype=bool)
-    raw = table[column]
-    text = raw.astype("string").str.strip().str.lower()
-    true = text.isin(TRUE_STRINGS).fillna(False).to_numpy(bool)
-    false = (text.isin(FALSE_STRINGS).fillna(False) | raw.isna()).to_numpy(bool)
-    bad = ~(true | false)
-    if bad.any():
-        row = _first(bad)
-        raise InputError(
-            f"patients, row {row + 1}, {column}", f"must be true or false, got {raw.iloc[row]!r}"
-        )
-    return true
+    return bool_column(table[column], lambda row: f"patients, row {row + 1}, {column}")
