@@ -1,0 +1,1 @@
+"""Disease models: the mechanistic ALS model (virtual patients) and, later, an empirical one."""

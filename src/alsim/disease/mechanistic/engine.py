@@ -1,0 +1,327 @@
+r"""The mechanistic engine: motor-neuron pools, five coupled pathways, spread, neuron loss.
+
+Each virtual patient has eight motor-neuron pools ``p`` (upper and lower motor neurons of the
+bulbar, upper-limb, trunk/respiratory and lower-limb regions) and in each pool five pathway
+burdens ``x[p, j]`` (misfolding, mitochondrial/oxidative stress, axonal transport, glial
+inflammation, excitotoxicity). Time ``t`` counts months since the disease was triggered in the
+focal region (the last step of the multistep process). For every pool:
+
+.. math::
+
+    \frac{dx_{pj}}{dt} = u_j + a_i G_{gj} + \sigma_i S_p [j = \text{misfolding}]
+        + \sum_k W_{jk}\,\varphi(x_{pk}) - \delta\,x_{pj},
+    \qquad \varphi(x) = \frac{x^2}{K^2 + x^2}
+
+    S_p = \sum_q A_{pq}\,\varphi(x_{q,\text{misfolding}})
+
+    B_p = \sum_j w_j x_{pj}, \qquad
+    \frac{dN_p}{dt} = -\kappa_i\,v_p\,\max(B_p - b_0, 0)\,N_p
+
+``u`` is a small background stress, ``G`` the genotype's sub-threshold input (scaled per patient
+by ``a_i``), ``W`` the positive feedback matrix of the vicious cycle (bistable: a healthy state and
+a self-sustaining pathological one), ``A`` the connectivity along which misfolding seeds
+neighbouring pools (contiguous along the neuraxis, faster between cortical UMN pools), ``N`` the
+surviving fraction of neurons (it can only fall: no regeneration), ``v`` pool vulnerability and
+``kappa_i`` the patient's vulnerability (log-normal, the main source of heterogeneity in
+progression).
+
+Numerics: a fixed step ``dt`` with a semi-implicit update of the burdens (decay implicit, feedback
+explicit; burdens stay non-negative) and an exact exponential update of ``N`` for the step's
+hazard (``N`` stays in [0, 1] and never increases). The burdens are slow "disease-time-scale"
+variables, so the system is not stiff; :mod:`tests.test_mechanistic_reference` bounds the step
+error against ``scipy.integrate.solve_ivp``.
+
+Regional function combines collateral reinnervation (surviving lower motor units take over up to
+``c_i``-fold their territory) with the cost of UMN loss:
+
+.. math::
+
+    R_r = \left(1 + (c_i N_{\mathrm{lmn},r})^{-s}\right)^{-1/s},\qquad
+    F_r = R_r\,\bigl(1 - \omega\,(1 - N_{\mathrm{umn},r})\bigr)
+
+so function stays near normal until a large part of the pool is lost (motor-unit loss leads
+functional loss). Symptom onset is the first time any ``F_r`` falls below a threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from alsim.disease.mechanistic.params import MechanisticParams
+from alsim.disease.mechanistic.schema import (
+    LMN,
+    MISFOLDING,
+    N_POOLS,
+    REGIONS,
+    SOD1,
+    UMN,
+    pool_index,
+)
+
+FLOAT = np.float64
+
+
+@dataclass(frozen=True)
+class PatientDraws:
+    """Per-patient random parameters of the dynamics (from the "progression" stream)."""
+
+    hazard: np.ndarray  # kappa_i, per month per unit burden (genotype, age effects included)
+    spread: np.ndarray  # sigma_i, per month
+    input_scale: np.ndarray  # a_i
+    reinnervation: np.ndarray  # c_i >= 1
+
+
+@dataclass(frozen=True)
+class PathwayEffect:
+    """A therapy's action on the mechanism, from ``start_months`` after symptom onset.
+
+    ``input_factor[j]`` multiplies pathway ``j``'s genotype and background input (e.g. 0.3 for
+    a 70% cut in mutant SOD1 synthesis acting on misfolding); ``coupling_factor[j]`` multiplies
+    every feedback term driving pathway ``j``; ``hazard_factor`` multiplies neuron death
+    hazard (neuroprotection). ``mask`` (bool per patient) restricts the effect to some patients.
+    Effects never create neurons: they only change rates.
+    """
+
+    start_months: float = 0.0
+    input_factor: tuple[float, ...] = (1.0,) * 5
+    coupling_factor: tuple[float, ...] = (1.0,) * 5
+    hazard_factor: float = 1.0
+    mask: np.ndarray | None = None
+
+
+@dataclass
+class Trajectories:
+    """Monthly snapshots since the trigger, plus the onset month of each patient.
+
+    Arrays have shape ``(n, n_months + 1)`` (and a trailing region axis for ``function``);
+    index ``k`` is ``k`` months after the trigger.
+    """
+
+    function: np.ndarray  # (n, K, 4) regional function F_r
+    lmn_fraction: np.ndarray  # (n, K) mean surviving LMN fraction over regions (MUNE-like)
+    umn_fraction: np.ndarray  # (n, K) mean surviving UMN fraction
+    release: np.ndarray  # (n, K) axon-weighted neuron-loss rate, fraction per month
+    onset_months: np.ndarray  # (n,) months from trigger to symptom onset (interpolated)
+    onset_region: np.ndarray  # (n,) region whose function fell first
+    neurons: np.ndarray | None = None  # (n, K, 8) pools, only with record_pools
+    pathways: np.ndarray | None = None  # (n, K, 8, 5), only with record_pools
+    extras: dict = field(default_factory=dict)
+
+
+def draw_patient_parameters(population, params: MechanisticParams, streams) -> PatientDraws:
+    """Draw the per-patient dynamic parameters (fixed order on the "progression" stream)."""
+    z = streams.draw("progression", "standard_normal", size_per_patient=(4,))
+    neurons, spread, function = params.neurons, params.spread, params.function
+    genotype_hazard = np.array([neurons.genotype_hazard[g] for g in _genotype_names()])
+    multiplier = genotype_hazard[population.genotype]
+    multiplier = np.where(
+        (population.genotype == SOD1) & population.sod1_a4v,
+        multiplier * neurons.sod1_a4v_hazard,
+        multiplier,
+    )
+    age = (population.age_onset_years - 60.0) / 10.0
+    hazard = (
+        neurons.hazard_median
+        * multiplier
+        * np.exp(neurons.age_effect_per_decade * age + neurons.hazard_log_sd * z[:, 0])
+    )
+    return PatientDraws(
+        hazard=hazard,
+        spread=spread.rate_median * np.exp(spread.rate_log_sd * z[:, 1]),
+        input_scale=np.exp(0.3 * z[:, 2]),
+        reinnervation=np.maximum(
+            1.0, function.reinnervation_median * np.exp(function.reinnervation_log_sd * z[:, 3])
+        ),
+    )
+
+
+def _genotype_names():
+    from alsim.disease.mechanistic.schema import GENOTYPES
+
+    return GENOTYPES
+
+
+def adjacency(params: MechanisticParams) -> np.ndarray:
+    """Seeding weights ``A[p, q]`` from pool ``q`` into pool ``p`` (8 x 8)."""
+    s = params.spread
+    a = np.zeros((N_POOLS, N_POOLS))
+    n_regions = len(REGIONS)
+    for r in range(n_regions):
+        a[pool_index(LMN, r), pool_index(UMN, r)] = s.umn_to_lmn
+        a[pool_index(UMN, r), pool_index(LMN, r)] = s.lmn_to_umn
+        for neighbour in (r - 1, r + 1):
+            if 0 <= neighbour < n_regions:
+                a[pool_index(LMN, r), pool_index(LMN, neighbour)] = s.lmn_contiguous
+                a[pool_index(UMN, r), pool_index(UMN, neighbour)] = s.umn_cortical
+    return a
+
+
+def pool_vulnerability(params: MechanisticParams) -> np.ndarray:
+    """``v_p`` for the eight pools (UMN pools first, then LMN, regions in schema order)."""
+    region = np.asarray(params.neurons.region_vulnerability, dtype=float)
+    return np.concatenate([params.neurons.umn_vulnerability * region, region])
+
+
+def regional_function(
+    neurons: np.ndarray, reinnervation: np.ndarray, params: MechanisticParams
+) -> np.ndarray:
+    """``F_r`` (..., 4) from pool survival ``neurons`` (..., 8) and capacity ``c_i`` (...,)."""
+    f = params.function
+    lmn = neurons[..., len(REGIONS) :]
+    umn = neurons[..., : len(REGIONS)]
+    capacity = np.maximum(reinnervation[..., None] * lmn, 1e-12)
+    reinnervated = (1.0 + capacity ** (-f.softmin_sharpness)) ** (-1.0 / f.softmin_sharpness)
+    return reinnervated * (1.0 - f.umn_weight * (1.0 - umn))
+
+
+def simulate_trajectories(
+    population,
+    draws: PatientDraws,
+    params: MechanisticParams,
+    *,
+    horizon_months: float,
+    effects: tuple[PathwayEffect, ...] = (),
+    record_pools: bool = False,
+) -> Trajectories:
+    """Integrate the pools from the trigger until every patient has ``horizon_months`` after onset.
+
+    Vectorised over patients; the loop runs over time steps only.
+    """
+    n = population.genotype.shape[0]
+    p = params
+    dt = p.numerics.dt_months
+    steps_per_month = round(1.0 / dt)  # validated: dt divides one month
+    max_months = int(np.ceil(p.numerics.max_presymptomatic_months + horizon_months))
+
+    w = p.pathways.matrix()
+    decay = p.pathways.decay_per_month
+    k2 = p.pathways.hill_k**2
+    burden_w = np.asarray(p.pathways.burden_weights)
+    background = np.asarray(p.pathways.baseline_input)
+    genotype_input = p.genotype_input.matrix()[population.genotype] * draws.input_scale[:, None]
+    a = adjacency(p)
+    vulnerability = pool_vulnerability(p)
+    axon_weight = np.concatenate(
+        [np.full(len(REGIONS), p.nfl.umn_axon_weight), np.full(len(REGIONS), p.nfl.lmn_axon_weight)]
+    )
+    b0 = p.neurons.burden_threshold
+    theta = p.function.onset_threshold
+
+    # Initial state: the focal region's pools were just triggered into the pathological basin.
+    x = np.zeros((n, N_POOLS, 5), dtype=FLOAT)
+    rows = np.arange(n)
+    for kind in (UMN, LMN):
+        x[rows, pool_index(kind, population.onset_region)] = p.pathways.trigger_level
+    neurons = np.ones((n, N_POOLS), dtype=FLOAT)
+
+    function_rec = np.empty((n, max_months + 1, len(REGIONS)))
+    lmn_rec = np.empty((n, max_months + 1))
+    umn_rec = np.empty((n, max_months + 1))
+    release_rec = np.zeros((n, max_months + 1))
+    pools_rec = np.empty((n, max_months + 1, N_POOLS)) if record_pools else None
+    pathways_rec = np.empty((n, max_months + 1, N_POOLS, 5)) if record_pools else None
+
+    onset = np.full(n, np.nan)
+    onset_region = np.full(n, -1, dtype=np.int8)
+    previous_min = np.ones(n)
+    previous_argmin = np.zeros(n, dtype=np.int8)
+
+    def record(month: int) -> None:
+        nonlocal previous_min, previous_argmin
+        f = regional_function(neurons, draws.reinnervation, p)
+        function_rec[:, month] = f
+        lmn_rec[:, month] = neurons[:, len(REGIONS) :].mean(axis=1)
+        umn_rec[:, month] = neurons[:, : len(REGIONS)].mean(axis=1)
+        if record_pools:
+            pools_rec[:, month] = neurons
+            pathways_rec[:, month] = x
+        current_min = f.min(axis=1)
+        crossed = np.isnan(onset) & (current_min < theta)
+        if crossed.any() and month > 0:
+            frac = (previous_min[crossed] - theta) / np.maximum(
+                previous_min[crossed] - current_min[crossed], 1e-12
+            )
+            onset[crossed] = month - 1 + np.clip(frac, 0.0, 1.0)
+        elif crossed.any():
+            onset[crossed] = 0.0
+        onset_region[crossed] = f[crossed].argmin(axis=1)
+        previous_min, previous_argmin = current_min, f.argmin(axis=1)
+
+    def rhs(state, inputs, coupling_factor):
+        phi = state * state / (k2 + state * state)
+        drive = phi @ w.T
+        if coupling_factor is not None:
+            drive = drive * coupling_factor[:, None, :]
+        drive += inputs[:, None, :]
+        drive[:, :, MISFOLDING] += draws.spread[:, None] * (phi[:, :, MISFOLDING] @ a.T)
+        drive -= decay * state
+        return drive
+
+    record(0)
+    last_month = max_months
+    for month in range(1, max_months + 1):
+        input_factor, coupling_factor, hazard_factor = _active_effects(effects, onset, month - 1, n)
+        released = np.zeros(n)
+        inputs = background + genotype_input  # (n, 5): the same in every pool
+        if input_factor is not None:
+            inputs = inputs * input_factor
+        for _ in range(steps_per_month):
+            # Explicit midpoint (second order) for the burdens; exact exponential update of N
+            # with the midpoint hazard, so N stays in [0, 1] and never increases.
+            x_mid = np.maximum(x + 0.5 * dt * rhs(x, inputs, coupling_factor), 0.0)
+            x = np.maximum(x + dt * rhs(x_mid, inputs, coupling_factor), 0.0)
+            hazard = draws.hazard[:, None] * vulnerability * np.maximum(x_mid @ burden_w - b0, 0.0)
+            if hazard_factor is not None:
+                hazard = hazard * hazard_factor[:, None]
+            survived = neurons * np.exp(-hazard * dt)
+            released += ((neurons - survived) * axon_weight).sum(axis=1)
+            neurons = survived
+        release_rec[:, month] = released  # fraction lost during this month, axon-weighted
+        record(month)
+        if month >= horizon_months and np.all(onset <= month - horizon_months):
+            last_month = month
+            break
+
+    k = last_month + 1
+    never = np.isnan(onset)
+    if never.any():
+        # Still presymptomatic at the end of the window: counted as onset at the window's end so
+        # that the patient is kept (and flagged); calibration keeps this share ~0.
+        onset[never] = float(last_month)
+        onset_region[never] = previous_argmin[never]
+    return Trajectories(
+        function=function_rec[:, :k],
+        lmn_fraction=lmn_rec[:, :k],
+        umn_fraction=umn_rec[:, :k],
+        release=release_rec[:, :k],
+        onset_months=onset,
+        onset_region=onset_region,
+        neurons=None if pools_rec is None else pools_rec[:, :k],
+        pathways=None if pathways_rec is None else pathways_rec[:, :k],
+        extras={"onset_not_reached": never},
+    )
+
+
+def _active_effects(effects, onset, month, n):
+    """Per-patient input/coupling/hazard factors of the effects active at ``month`` (or None)."""
+    if not effects:
+        return None, None, None
+    input_factor = np.ones((n, 5))
+    coupling_factor = np.ones((n, 5))
+    hazard_factor = np.ones(n)
+    any_active = False
+    for effect in effects:
+        active = np.nan_to_num(month - onset, nan=-np.inf) >= effect.start_months
+        if effect.mask is not None:
+            active &= effect.mask
+        if not active.any():
+            continue
+        any_active = True
+        input_factor[active] *= np.asarray(effect.input_factor)
+        coupling_factor[active] *= np.asarray(effect.coupling_factor)
+        hazard_factor[active] *= effect.hazard_factor
+    if not any_active:
+        return None, None, None
+    return input_factor, coupling_factor, hazard_factor
