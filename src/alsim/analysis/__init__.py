@@ -1,0 +1,1 @@
+"""Statistical analysis helpers shared by calibration, reports and virtual trials."""
