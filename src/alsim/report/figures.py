@@ -109,3 +109,55 @@ def survival_curve(months, survival, *, median=None, now=None, conditional=None)
     ax.set_xlim(0, float(np.max(months)))
     ax.legend(frameon=False)
     return to_svg(fig)
+
+
+def why_trace_figure(trace) -> str:
+    """Four panels for one virtual patient: pathways, neurons, function and items, NfL."""
+    from alsim.disease.mechanistic.schema import PATHWAYS, POOL_NAMES, REGIONS
+
+    frame = trace.timeline
+    t = frame["t_months"].to_numpy()
+    fig, axes = plt.subplots(2, 2, figsize=(10.0, 6.6), sharex=True)
+    focal = trace.profile.get("onset_region", REGIONS[0])
+    ax = axes[0, 0]
+    for color, pathway in zip(PALETTE, PATHWAYS, strict=False):
+        ax.plot(t, frame[f"{pathway}_lmn_{focal}"], color=color, label=pathway)
+    ax.set_title(
+        f"Pathway burdens, LMN pool of the onset region ({focal})", loc="left", fontsize=10
+    )
+    ax.legend(frameon=False, fontsize=8)
+    ax = axes[0, 1]
+    for k, pool in enumerate(POOL_NAMES):
+        ax.plot(
+            t,
+            frame[f"neurons_{pool}"],
+            color=PALETTE[k % 4],
+            ls="-" if pool.startswith("lmn") else "--",
+            label=pool,
+        )
+    ax.set_ylim(0, 1.02)
+    ax.set_title("Surviving motor neurons by pool (never regrow)", loc="left", fontsize=10)
+    ax.legend(frameon=False, fontsize=7, ncol=2)
+    ax = axes[1, 0]
+    for color, region in zip(PALETTE, REGIONS, strict=False):
+        ax.plot(t, frame[f"function_{region}"], color=color, label=f"function: {region}")
+    total = frame["alsfrs_r_total"].where(frame["alive"])
+    twin = ax.twinx()
+    twin.step(t, total, where="post", color="black", lw=1, label="ALSFRS-R")
+    twin.set_ylim(0, 49)
+    twin.set_ylabel("ALSFRS-R")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(
+        "Regional function (reinnervation hides early loss) and ALSFRS-R", loc="left", fontsize=10
+    )
+    ax.legend(frameon=False, fontsize=7, loc="lower left")
+    ax = axes[1, 1]
+    ax.plot(t, frame["nfl_pg_ml"], color=PALETTE[1])
+    ax.set_title("Blood NfL (pg/mL)", loc="left", fontsize=10)
+    for ax in axes.ravel():
+        ax.axvline(0, color="grey", lw=0.8, ls=":")
+        ax.grid(alpha=0.3)
+    for ax in axes[1]:
+        ax.set_xlabel("months from symptom onset")
+    fig.tight_layout()
+    return to_svg(fig)

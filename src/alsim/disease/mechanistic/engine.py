@@ -52,15 +52,18 @@ import numpy as np
 from alsim.disease.mechanistic.params import MechanisticParams
 from alsim.disease.mechanistic.schema import (
     LMN,
+    LOWER_LIMB,
     MISFOLDING,
     N_POOLS,
     REGIONS,
     SOD1,
     UMN,
+    UPPER_LIMB,
     pool_index,
 )
 
 FLOAT = np.float64
+LIMB_LMN = [pool_index(LMN, UPPER_LIMB), pool_index(LMN, LOWER_LIMB)]
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ class Trajectories:
     """
 
     function: np.ndarray  # (n, K, 4) regional function F_r
-    lmn_fraction: np.ndarray  # (n, K) mean surviving LMN fraction over regions (MUNE-like)
+    lmn_fraction: np.ndarray  # (n, K) mean surviving limb LMN fraction (MUNIX-like)
     umn_fraction: np.ndarray  # (n, K) mean surviving UMN fraction
     release: np.ndarray  # (n, K) axon-weighted neuron-loss rate, fraction per month
     onset_months: np.ndarray  # (n,) months from trigger to symptom onset (interpolated)
@@ -232,7 +235,8 @@ def simulate_trajectories(
         nonlocal previous_min, previous_argmin
         f = regional_function(neurons, draws.reinnervation, p)
         function_rec[:, month] = f
-        lmn_rec[:, month] = neurons[:, len(REGIONS) :].mean(axis=1)
+        # Limb lower motor units (upper and lower limb), as MUNIX samples limb muscles.
+        lmn_rec[:, month] = neurons[:, LIMB_LMN].mean(axis=1)
         umn_rec[:, month] = neurons[:, : len(REGIONS)].mean(axis=1)
         if record_pools:
             pools_rec[:, month] = neurons

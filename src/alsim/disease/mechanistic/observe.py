@@ -25,10 +25,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtr
 
 from alsim.disease.mechanistic.engine import Trajectories
 from alsim.disease.mechanistic.params import MechanisticParams
-from alsim.disease.mechanistic.schema import BULBAR, SOD1, TRUNK
+from alsim.disease.mechanistic.schema import BULBAR, SOD1
 
 ITEM_THRESHOLD_AXIS = 4
 
@@ -72,11 +73,23 @@ def _align(values: np.ndarray, times: np.ndarray, fill_before: np.ndarray | floa
     return out
 
 
-def _first_crossing(condition: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """First time (from ``t``) where ``condition`` (n, T) holds, NaN where it never does."""
+def _first_crossing(condition, t, *, level=None, threshold=None) -> np.ndarray:
+    """First time (from ``t``) where ``condition`` (n, T) holds, NaN where it never does.
+
+    With ``level`` (n, T) rising through ``threshold`` (n,), the time is interpolated linearly
+    within the month of the crossing, so milestone times are continuous in the parameters.
+    """
     hit = condition.any(axis=1)
     first = condition.argmax(axis=1)
-    return np.where(hit, t[first], np.nan)
+    times = t[first].astype(float)
+    if level is not None:
+        rows = np.arange(first.size)
+        before = np.maximum(first - 1, 0)
+        lo, hi = level[rows, before], level[rows, first]
+        frac = np.where(hi > lo, (threshold - lo) / np.where(hi > lo, hi - lo, 1.0), 1.0)
+        interpolate = (first > 0) & ~condition[rows, before]
+        times = np.where(interpolate, t[before] + np.clip(frac, 0.0, 1.0), times)
+    return np.where(hit, times, np.nan)
 
 
 def observe(
@@ -116,30 +129,49 @@ def observe(
     mixing = np.asarray(p.items.mixing)
     thresholds = np.asarray(p.items.thresholds)
     latent = function @ mixing.T  # (n, T, 12)
-    expected = (latent[..., None] > thresholds).sum(axis=(-1, -2)).astype(float)
+    # Expected total under the visit noise: sum over items and thresholds of P(L + e > tau).
+    expected = ndtr((latent[..., None] - thresholds) / max(p.items.measurement_sd, 1e-6)).sum(
+        axis=(-1, -2)
+    )
 
     # Gastrostomy: bulbar function below threshold, accepted with a probability.
     resp = p.respiratory
     gastro_need = (function[..., BULBAR] < resp.gastrostomy_threshold) & post
-    t_gastro = np.where(u[:, 0] < resp.gastrostomy_uptake, _first_crossing(gastro_need, t), np.nan)
+    t_gastro = np.where(
+        u[:, 0] < resp.gastrostomy_uptake,
+        _first_crossing(
+            gastro_need, t, level=-function[..., BULBAR], threshold=-resp.gastrostomy_threshold
+        ),
+        np.nan,
+    )
     gastrostomy = t[None, :] >= np.nan_to_num(t_gastro, nan=np.inf)[:, None]
 
     # FVC, NIV and permanent ventilation.
     fvc0 = np.clip(resp.fvc_baseline_mean + resp.fvc_baseline_sd * z[:, 0], 55.0, 140.0)
-    trunk = function[..., TRUNK]
-    fvc_true = fvc0[:, None] * (resp.fvc_floor + (1.0 - resp.fvc_floor) * trunk**resp.fvc_exponent)
+    resp_fn = function @ np.asarray(resp.function_mixing)  # respiratory function
+    fvc_true = fvc0[:, None] * (
+        resp.fvc_floor + (1.0 - resp.fvc_floor) * resp_fn**resp.fvc_exponent
+    )
     fvc = np.maximum(fvc_true + resp.fvc_measurement_sd * visit_noise[..., 0], 0.0)
     niv_need = (fvc_true < resp.niv_fvc_threshold) & post
-    t_niv = np.where(u[:, 1] < resp.niv_uptake, _first_crossing(niv_need, t), np.nan)
-    pav_need = (trunk < resp.pav_function_threshold) & post
-    t_pav = np.where(u[:, 2] < resp.pav_uptake, _first_crossing(pav_need, t), np.nan)
+    t_niv = np.where(
+        u[:, 1] < resp.niv_uptake,
+        _first_crossing(niv_need, t, level=-fvc_true, threshold=-resp.niv_fvc_threshold),
+        np.nan,
+    )
+    pav_need = (resp_fn < resp.pav_function_threshold) & post
+    t_pav = np.where(
+        u[:, 2] < resp.pav_uptake,
+        _first_crossing(pav_need, t, level=-resp_fn, threshold=-resp.pav_function_threshold),
+        np.nan,
+    )
     on_niv = t[None, :] >= np.nan_to_num(t_niv, nan=np.inf)[:, None]
     on_pav = t[None, :] >= np.nan_to_num(t_pav, nan=np.inf)[:, None]
 
     # Death: cumulative hazard against an Exp(1) draw, from onset.
     m = p.mortality
     disease = np.exp(
-        m.log_rate + m.resp_slope * (1.0 - trunk) + m.bulbar_slope * (1.0 - function[..., BULBAR])
+        m.log_rate + m.resp_slope * (1.0 - resp_fn) + m.bulbar_slope * (1.0 - function[..., BULBAR])
     )
     disease = (disease - np.exp(m.log_rate)) * np.where(on_niv, m.niv_hazard_ratio, 1.0)
     disease = disease * np.where(on_pav, m.pav_hazard_ratio, 1.0)
@@ -168,7 +200,7 @@ def observe(
     # Items: latent + noise through thresholds; item 5 as 5b after gastrostomy; item 12 by device.
     noisy = latent + p.items.measurement_sd * noise
     items = (noisy[..., None] > thresholds).sum(axis=-1).astype(np.int8)
-    resp_item = np.where(trunk >= 0.35, 3, np.where(trunk >= 0.2, 2, 1)).astype(np.int8)
+    resp_item = np.where(resp_fn >= 0.35, 3, np.where(resp_fn >= 0.2, 2, 1)).astype(np.int8)
     items[..., 11] = np.where(on_pav, 0, np.where(on_niv, resp_item, 4))
     items[~alive] = -1
     total = np.where(alive, items.sum(axis=-1, dtype=np.int16), -1).astype(np.int16)
@@ -178,7 +210,7 @@ def observe(
     q = dx.loss_median_points * np.exp(dx.loss_log_sd * z[:, 1])
     expected_total = np.where(post, expected, 48.0)
     diag_need = ((48.0 - expected_total) >= q[:, None]) & (t[None, :] >= dx.min_months)
-    t_diag = _first_crossing(diag_need, t)
+    t_diag = _first_crossing(diag_need, t, level=48.0 - expected_total, threshold=q)
     t_diag = np.where(np.isnan(t_death), t_diag, np.fmin(t_diag, t_death))
 
     # NfL: smoothed axon-loss rate on the trigger grid, then aligned.
@@ -194,7 +226,7 @@ def observe(
         + nfl.control_age_slope_per_year * (age - 60.0)
         + nfl.control_log_sd * z[:, 2:3]
     )
-    nfl_true = control + nfl.release_gain * release
+    nfl_true = control + nfl.release_gain * np.maximum(release, 0.0) ** nfl.release_exponent
     nfl_blood = nfl_true * np.exp(nfl.measurement_cv * visit_noise[..., 1])
     csf_nfl = nfl_true * nfl.csf_to_blood_ratio
 

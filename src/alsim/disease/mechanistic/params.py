@@ -142,6 +142,7 @@ class Items(_Frozen):
 
 
 class Respiratory(_Frozen):
+    function_mixing: Annotated[list[NonNegative], Field(min_length=4, max_length=4)]
     fvc_baseline_mean: Positive
     fvc_baseline_sd: NonNegative
     fvc_floor: Fraction
@@ -176,6 +177,7 @@ class Nfl(_Frozen):
     control_age_slope_per_year: float
     control_log_sd: NonNegative
     release_gain: NonNegative
+    release_exponent: Positive
     lmn_axon_weight: NonNegative
     umn_axon_weight: NonNegative
     clearance_months: Positive

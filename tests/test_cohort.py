@@ -1,0 +1,149 @@
+"""Virtual cohorts: reproducibility, invariants, frequencies, eligibility effects, outputs."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from alsim.clinical.alsfrs import ITEM_COLUMNS, Q5A, Q5B, VISIT_ITEM_COLUMNS
+from alsim.cohort.output import write_cohort
+from alsim.cohort.simulate import CohortSpec, make_cohort
+from alsim.cohort.targets import TRIAL_LIKE, Cohort
+from alsim.disease.mechanistic.population import load_population_params
+from alsim.disease.mechanistic.schema import GENOTYPES
+from alsim.disease.mechanistic.trace import trace_patient
+from alsim.errors import InputError
+from alsim.rng import BLOCK_SIZE
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    return make_cohort(CohortSpec(n=2500, seed=11, horizon_months=96, pre_onset_months=12))
+
+
+def test_same_seed_same_cohort_for_any_chunking_and_workers():
+    spec = CohortSpec(n=2 * BLOCK_SIZE + 300, seed=5, horizon_months=36, pre_onset_months=6)
+    reference = make_cohort(spec, chunk_size=10 * BLOCK_SIZE)
+    for chunk_size, workers in ((BLOCK_SIZE, 1), (BLOCK_SIZE, 2), (2 * BLOCK_SIZE, 2)):
+        other = make_cohort(spec, chunk_size=chunk_size, workers=workers)
+        pd.testing.assert_frame_equal(reference.patients, other.patients)
+        pd.testing.assert_frame_equal(reference.visits, other.visits)
+    different = make_cohort(CohortSpec(n=spec.n, seed=6, horizon_months=36, pre_onset_months=6))
+    assert not reference.patients["age_onset_years"].equals(different.patients["age_onset_years"])
+
+
+def test_items_are_integers_0_to_4_with_exactly_one_item5(cohort):
+    visits = cohort.visits
+    for column in ITEM_COLUMNS:
+        if column == "q5_cutting":
+            continue
+        values = visits[column].to_numpy(dtype=float)
+        assert np.all((values >= 0) & (values <= 4) & (values == np.round(values)))
+    assert (visits[Q5A].notna() ^ visits[Q5B].notna()).all()
+    total = visits[[c for c in VISIT_ITEM_COLUMNS]].fillna(0).sum(axis=1)
+    np.testing.assert_array_equal(total.to_numpy(), visits["alsfrs_r_total"].to_numpy())
+
+
+def test_function_never_improves_and_neurons_never_return(cohort):
+    """Per patient, motor units only fall and the noise-free total never rises."""
+    visits = cohort.visits.sort_values(["subject_id", "t_months"])
+    steps = visits.groupby("subject_id")["mu_fraction"].diff().dropna()
+    assert (steps <= 1e-12).all()
+
+
+def test_genotype_frequencies_and_onset_sites_match_the_parameter_set(cohort):
+    params = load_population_params()
+    n = len(cohort.patients)
+    frequencies = params.genotype_frequency["european"]
+    for genotype in GENOTYPES:
+        expected = getattr(frequencies, genotype)
+        observed = (cohort.patients["genotype"] == genotype).mean()
+        se = np.sqrt(expected * (1 - expected) / n)
+        assert abs(observed - expected) < 4 * se + 1e-9, genotype
+    # The clinically observed onset region is the sampled focal region for almost everyone.
+    bulbar = (cohort.patients["onset_region"] == "bulbar").mean()
+    assert abs(bulbar - 0.29) < 0.05
+
+
+def test_milestones_are_ordered_and_within_horizon(cohort):
+    p = cohort.patients
+    for column in ("t_diagnosis_months", "t_gastrostomy_months", "t_niv_months", "t_death_months"):
+        values = p[column].dropna()
+        assert (values >= 0).all() and (values <= 96).all()
+    died = p["t_death_months"].notna()
+    assert (p.loc[died, "t_diagnosis_months"] <= p.loc[died, "t_death_months"] + 1e-9).all()
+    last_visit = cohort.visits.groupby("subject_id")["t_months"].max()
+    death = p.set_index("subject_id")["t_death_months"]
+    dead = death.dropna()
+    assert (last_visit.loc[dead.index] <= dead + 1e-9).all()
+
+
+def test_trial_like_eligibility_selects_slower_longer_living_patients(cohort):
+    """Recent onset and good vital capacity at enrolment: survival from onset longer (PARALS)."""
+    c = Cohort(cohort.patients, cohort.visits, trial=TRIAL_LIKE)
+    eligible = c.eligible
+    assert 0.2 < eligible.mean() < 0.9
+    from alsim.analysis.survival import km_median
+
+    p = cohort.patients
+    event = p["t_death_months"].notna().to_numpy()
+    time = p["t_death_months"].fillna(p["horizon_months"]).to_numpy()
+    diagnosed = p["t_diagnosis_months"].notna().to_numpy()
+    all_median = km_median(time[diagnosed], event[diagnosed])
+    eligible_median = km_median(time[eligible], event[eligible])
+    assert eligible_median > all_median
+
+
+def test_trace_is_the_same_patient_as_in_the_cohort(cohort):
+    spec = cohort.spec
+    trace = trace_patient(spec, 1500)
+    row = cohort.patients.iloc[1500]
+    assert trace.subject_id == row["subject_id"]
+    assert trace.profile["age_onset_years"] == pytest.approx(row["age_onset_years"])
+    assert trace.profile["t_death_months"] == pytest.approx(row["t_death_months"], nan_ok=True)
+    neurons = trace.timeline.filter(like="neurons_").to_numpy()
+    assert np.all(np.diff(neurons, axis=0) <= 1e-12)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "proact"])
+def test_write_cohort_formats_and_manifest(tmp_path, fmt):
+    cohort = make_cohort(CohortSpec(n=60, seed=3, horizon_months=24, pre_onset_months=3))
+    out = write_cohort(cohort, tmp_path / "c", fmt=fmt)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed"] == 3 and manifest["horizon_months"] == 24
+    if fmt == "proact":
+        from alsim.io.proact import read_proact
+
+        data = read_proact(out / "proact")
+        assert len(data.patients) == cohort.patients["t_diagnosis_months"].notna().sum()
+    else:
+        reader = pd.read_parquet if fmt == "parquet" else pd.read_csv
+        patients = reader(out / f"patients.{fmt}")
+        assert list(patients["subject_id"]) == list(cohort.patients["subject_id"])
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_write_cohort_refuses_a_non_empty_directory(tmp_path):
+    cohort = make_cohort(CohortSpec(n=10, seed=3, horizon_months=12, pre_onset_months=0))
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "keep.txt").write_text("x")
+    with pytest.raises(InputError, match="not empty"):
+        write_cohort(cohort, tmp_path / "c")
+    assert (tmp_path / "c" / "keep.txt").read_text() == "x"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n": 0}, "^n:"),
+        ({"seed": -1}, "^seed:"),
+        ({"ancestry": "martian"}, "^ancestry:"),
+        ({"genotype": "XYZ"}, "^genotype:"),
+        ({"horizon_months": 0}, "^horizon_months:"),
+    ],
+)
+def test_bad_specs_name_the_field(kwargs, message):
+    base = {"n": 10, "seed": 1}
+    with pytest.raises(InputError, match=message):
+        CohortSpec(**{**base, **kwargs})
