@@ -124,3 +124,37 @@ def test_array_validation():
         total_score(np.full((2, 12), 5))
     with pytest.raises(InputError, match="whole numbers"):
         total_score(np.full((2, 12), np.nan))
+
+
+@pytest.mark.parametrize("text", ["3", " 3 ", "3.0", "3.00"])
+def test_item_text_accepted(text):
+    items = [4] * 12
+    items[0] = text
+    assert ALSFRSR.from_items(items).q1_speech == 3
+
+
+@pytest.mark.parametrize(
+    "text", ["4_0", "٤", "+4", "-0", "04", "4.", "4.5", "4e0", "True", "", " ", "5", "four"]
+)
+def test_item_text_rejected_with_the_item_name(text):
+    """One rule for text (files and --items): a digit 0-4, optionally N.0; nothing else."""
+    items = [4] * 12
+    items[0] = text
+    with pytest.raises(InputError, match=r"^q1_speech: must be an integer 0-4, got "):
+        ALSFRSR.from_items(items)
+
+
+@pytest.mark.parametrize("huge", [10**400, -(10**400), "9" * 400])
+def test_huge_item_is_an_input_error_with_a_short_message(huge):
+    items = [4] * 12
+    items[11] = huge
+    with pytest.raises(InputError, match=r"^r3_respiratory_insufficiency: must be") as info:
+        ALSFRSR.from_items(items)
+    assert len(str(info.value)) < 160
+
+
+def test_numpy_bool_is_not_a_score():
+    items = [4] * 12
+    items[2] = np.bool_(True)
+    with pytest.raises(InputError, match=r"^q3_swallowing"):
+        ALSFRSR.from_items(items)

@@ -1,7 +1,8 @@
 """Time units. The base unit of time everywhere in alsim is the month (float).
 
 A month is a mean Gregorian month, 365.25 / 12 = 30.4375 days, the convention used by the
-ENCALS/TRICALS scripts and by PRO-ACT pipelines (see docs/parameters.md, clinical-instruments §2).
+ENCALS/TRICALS scripts and by PRO-ACT pipelines (see docs/clinical.md, section "ΔFS and
+progression categories").
 Conversions happen at the edges (file readers, CLI), never inside models.
 """
 

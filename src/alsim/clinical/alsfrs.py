@@ -30,6 +30,7 @@ Two representations are provided and share one implementation:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -90,16 +91,35 @@ ORIGINAL_ITEM_COLUMNS: tuple[str, ...] = (*ITEM_COLUMNS[:9], "q10_respiratory")
 ORIGINAL_TOTAL_MAX = 40
 
 
+#: How an item score may be written as text (a file cell, a command-line value): one ASCII digit
+#: 0-4, optionally followed by a decimal point and zeros ("3", "3.0", "3.00"), surrounding spaces
+#: ignored. Signs, exponents, underscores, non-ASCII digits and "True"/"False" are not scores.
+ITEM_TEXT = re.compile(r"[0-4](?:\.0+)?")
+_WHOLE_NUMBER = re.compile(r"(?:0|[1-9][0-9]*)(?:\.0+)?")
+
+
 def check_item(where: str, value: Any) -> int:
-    """Return ``value`` as an int if it is a whole number 0-4, else raise :class:`InputError`."""
-    if isinstance(value, bool) or value is None:
-        raise InputError(where, f"must be an integer 0-4, got {value!r}")
+    """Return ``value`` as an int if it is a whole number 0-4, else raise :class:`InputError`.
+
+    Numbers must be whole and in 0-4 (``3`` or ``3.0``); text must follow :data:`ITEM_TEXT`
+    (``"3"`` or ``"3.0"``); booleans and missing values are rejected.
+    """
+    problem = f"must be an integer 0-4, got {_shown(value)}"
+    if isinstance(value, str):
+        text = value.strip()
+        if ITEM_TEXT.fullmatch(text) is not None:
+            return int(text[0])
+        if _WHOLE_NUMBER.fullmatch(text) and len(text) <= 40:  # out of range, like 5 or 12.0
+            raise InputError(where, f"must be an integer 0-4, got {int(text.split('.')[0])}")
+        raise InputError(where, problem)
+    if isinstance(value, bool | np.bool_) or value is None:
+        raise InputError(where, problem)
     try:
         as_float = float(value)
-    except (TypeError, ValueError):
-        raise InputError(where, f"must be an integer 0-4, got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(where, problem) from None
     if not np.isfinite(as_float) or as_float != int(as_float):
-        raise InputError(where, f"must be an integer 0-4, got {value!r}")
+        raise InputError(where, problem)
     as_int = int(as_float)
     if not ITEM_MIN <= as_int <= ITEM_MAX:
         raise InputError(where, f"must be an integer 0-4, got {as_int}")
@@ -311,6 +331,16 @@ def domain_scores(items: Any) -> dict[str, np.ndarray]:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+def _shown(value: Any, limit: int = 40) -> str:
+    """``repr(value)``, shortened in the middle when longer than ``limit`` characters."""
+    if isinstance(value, int) and abs(value) >= 10**limit:  # repr() may refuse very long ints
+        return f"an integer with more than {limit} digits"
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit // 2]}…{text[-(limit // 2) :]} ({len(text)} characters)"
+
+
 def _is_missing(value: Any) -> bool:
     if value is None:
         return True

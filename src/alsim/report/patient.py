@@ -8,6 +8,7 @@ page (inline SVG figures, no external assets).
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -111,6 +112,13 @@ def patient_report(patient: Patient) -> tuple[str, pd.DataFrame, dict[str, Any]]
     conditional = (future, conditional_survival(prognosis, now, future))
 
     last = scored.iloc[-1]
+    median = prognosis.median_months  # None or inf when the curve never reaches 50 %
+    median_reached = median is not None and math.isfinite(median)
+    d50_note = (
+        f"dx {fit.dx_months:.1f} months"
+        if fit.converged
+        else f"fit did not converge: {fit.message or 'no reason given'}"
+    )
     cards = [
         {
             "label": "Latest ALSFRS-R",
@@ -126,14 +134,12 @@ def patient_report(patient: Patient) -> tuple[str, pd.DataFrame, dict[str, Any]]
         },
         {
             "label": "D50 (months)",
-            "value": f"{fit.d50_months:.1f}",
-            "note": f"dx {fit.dx_months:.1f} months",
+            "value": f"{fit.d50_months:.1f}" if fit.converged else f"~{fit.d50_months:.1f}",
+            "note": d50_note,
         },
         {
             "label": "ENCALS median survival",
-            "value": "not reached"
-            if prognosis.median_months is None
-            else f"{prognosis.median_months:.0f} months",
+            "value": f"{median:.0f} months" if median_reached else "not reached",
             "note": f"risk group: {prognosis.risk_group}",
         },
     ]
@@ -183,7 +189,14 @@ def patient_report(patient: Patient) -> tuple[str, pd.DataFrame, dict[str, Any]]
             "title": "D50 disease-progression model",
             "text": f"Fitted ALSFRS-R(t) = 48 / (1 + exp((t − D50)/dx)) with D50 = {fit.d50_months:.1f} months "
             f"and dx = {fit.dx_months:.1f} months (RMSE {fit.rmse:.2f} points, {fit.n_visits} visits, "
-            f"onset anchored at 48). Today rD50 = {fit.rd50(now):.2f}, phase {fit.phase(now)}.",
+            f"onset anchored at 48). Today rD50 = {fit.rd50(now):.2f}, phase {fit.phase(now)}."
+            + (
+                ""
+                if fit.converged
+                else " The fit did not converge "
+                f"({fit.message or 'no reason given'}): read D50 and dx as rough limits, "
+                "not estimates."
+            ),
         },
         {
             "id": "prognosis",
@@ -201,7 +214,7 @@ def patient_report(patient: Patient) -> tuple[str, pd.DataFrame, dict[str, Any]]
                 figures.survival_curve(
                     horizon,
                     prognosis.survival(horizon),
-                    median=prognosis.median_months,
+                    median=median if median_reached else None,
                     now=now,
                     conditional=conditional,
                 )
@@ -240,7 +253,19 @@ def patient_report(patient: Patient) -> tuple[str, pd.DataFrame, dict[str, Any]]
             "mitos_stage": int(last["mitos_stage"]),
             "delta_fs": round(float(last["delta_fs"]), 4),
         },
-        "d50": {"d50_months": fit.d50_months, "dx_months": fit.dx_months, "rmse": fit.rmse},
+        "d50": {
+            "d50_months": _finite_or_none(fit.d50_months),
+            "dx_months": _finite_or_none(fit.dx_months),
+            "rmse": _finite_or_none(fit.rmse),
+            "converged": bool(fit.converged),
+            "message": fit.message,
+        },
         "prognosis": prognosis.to_dict(),
     }
     return html, scored, summary
+
+
+def _finite_or_none(value: float) -> float | None:
+    """``value`` as a float, or ``None`` when it is not finite (JSON has no NaN or Infinity)."""
+    value = float(value)
+    return value if math.isfinite(value) else None
