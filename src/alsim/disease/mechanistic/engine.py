@@ -53,7 +53,6 @@ from alsim.disease.mechanistic.params import MechanisticParams
 from alsim.disease.mechanistic.schema import (
     LMN,
     LOWER_LIMB,
-    MISFOLDING,
     N_POOLS,
     REGIONS,
     SOD1,
@@ -188,113 +187,87 @@ def simulate_trajectories(
     effects: tuple[PathwayEffect, ...] = (),
     record_pools: bool = False,
 ) -> Trajectories:
-    """Integrate the pools from the trigger until every patient has ``horizon_months`` after onset.
+    """Integrate the pools from the trigger until each patient has ``horizon_months`` after onset.
 
-    Vectorised over patients; the loop runs over time steps only.
+    The time loop runs in compiled code (:mod:`alsim.disease.mechanistic.kernel`), one patient
+    after another; months after a patient's horizon repeat the last state.
     """
+    from alsim.disease.mechanistic.kernel import integrate
+
     n = population.genotype.shape[0]
     p = params
     dt = p.numerics.dt_months
     steps_per_month = round(1.0 / dt)  # validated: dt divides one month
     max_months = int(np.ceil(p.numerics.max_presymptomatic_months + horizon_months))
-
-    w = p.pathways.matrix()
-    decay = p.pathways.decay_per_month
-    k2 = p.pathways.hill_k**2
-    burden_w = np.asarray(p.pathways.burden_weights)
-    background = np.asarray(p.pathways.baseline_input)
-    genotype_input = p.genotype_input.matrix()[population.genotype] * draws.input_scale[:, None]
-    a = adjacency(p)
-    vulnerability = pool_vulnerability(p)
+    inputs0 = (
+        np.asarray(p.pathways.baseline_input)
+        + p.genotype_input.matrix()[population.genotype] * draws.input_scale[:, None]
+    )
     axon_weight = np.concatenate(
         [np.full(len(REGIONS), p.nfl.umn_axon_weight), np.full(len(REGIONS), p.nfl.lmn_axon_weight)]
     )
-    b0 = p.neurons.burden_threshold
-    theta = p.function.onset_threshold
+    eff_start = np.array([e.start_months for e in effects], dtype=float)
+    eff_input = np.array([e.input_factor for e in effects], dtype=float).reshape(-1, 5)
+    eff_coupling = np.array([e.coupling_factor for e in effects], dtype=float).reshape(-1, 5)
+    eff_hazard = np.array([e.hazard_factor for e in effects], dtype=float)
+    eff_mask = np.ones((len(effects), n), dtype=np.bool_)
+    for k, effect in enumerate(effects):
+        if effect.mask is not None:
+            eff_mask[k] = np.asarray(effect.mask, dtype=bool)
 
-    # Initial state: the focal region's pools were just triggered into the pathological basin.
-    x = np.zeros((n, N_POOLS, 5), dtype=FLOAT)
-    rows = np.arange(n)
-    for kind in (UMN, LMN):
-        x[rows, pool_index(kind, population.onset_region)] = p.pathways.trigger_level
-    neurons = np.ones((n, N_POOLS), dtype=FLOAT)
-
-    function_rec = np.empty((n, max_months + 1, len(REGIONS)))
-    lmn_rec = np.empty((n, max_months + 1))
-    umn_rec = np.empty((n, max_months + 1))
-    release_rec = np.zeros((n, max_months + 1))
-    pools_rec = np.empty((n, max_months + 1, N_POOLS)) if record_pools else None
-    pathways_rec = np.empty((n, max_months + 1, N_POOLS, 5)) if record_pools else None
-
-    onset = np.full(n, np.nan)
-    onset_region = np.full(n, -1, dtype=np.int8)
-    previous_min = np.ones(n)
-    previous_argmin = np.zeros(n, dtype=np.int8)
-
-    def record(month: int) -> None:
-        nonlocal previous_min, previous_argmin
-        f = regional_function(neurons, draws.reinnervation, p)
-        function_rec[:, month] = f
-        # Limb lower motor units (upper and lower limb), as MUNIX samples limb muscles.
-        lmn_rec[:, month] = neurons[:, LIMB_LMN].mean(axis=1)
-        umn_rec[:, month] = neurons[:, : len(REGIONS)].mean(axis=1)
-        if record_pools:
-            pools_rec[:, month] = neurons
-            pathways_rec[:, month] = x
-        current_min = f.min(axis=1)
-        crossed = np.isnan(onset) & (current_min < theta)
-        if crossed.any() and month > 0:
-            frac = (previous_min[crossed] - theta) / np.maximum(
-                previous_min[crossed] - current_min[crossed], 1e-12
-            )
-            onset[crossed] = month - 1 + np.clip(frac, 0.0, 1.0)
-        elif crossed.any():
-            onset[crossed] = 0.0
-        onset_region[crossed] = f[crossed].argmin(axis=1)
-        previous_min, previous_argmin = current_min, f.argmin(axis=1)
-
-    def rhs(state, inputs, coupling_factor):
-        phi = state * state / (k2 + state * state)
-        drive = phi @ w.T
-        if coupling_factor is not None:
-            drive = drive * coupling_factor[:, None, :]
-        drive += inputs[:, None, :]
-        drive[:, :, MISFOLDING] += draws.spread[:, None] * (phi[:, :, MISFOLDING] @ a.T)
-        drive -= decay * state
-        return drive
-
-    record(0)
-    last_month = max_months
-    for month in range(1, max_months + 1):
-        input_factor, coupling_factor, hazard_factor = _active_effects(effects, onset, month - 1, n)
-        released = np.zeros(n)
-        inputs = background + genotype_input  # (n, 5): the same in every pool
-        if input_factor is not None:
-            inputs = inputs * input_factor
-        for _ in range(steps_per_month):
-            # Explicit midpoint (second order) for the burdens; exact exponential update of N
-            # with the midpoint hazard, so N stays in [0, 1] and never increases.
-            x_mid = np.maximum(x + 0.5 * dt * rhs(x, inputs, coupling_factor), 0.0)
-            x = np.maximum(x + dt * rhs(x_mid, inputs, coupling_factor), 0.0)
-            hazard = draws.hazard[:, None] * vulnerability * np.maximum(x_mid @ burden_w - b0, 0.0)
-            if hazard_factor is not None:
-                hazard = hazard * hazard_factor[:, None]
-            survived = neurons * np.exp(-hazard * dt)
-            released += ((neurons - survived) * axon_weight).sum(axis=1)
-            neurons = survived
-        release_rec[:, month] = released  # fraction lost during this month, axon-weighted
-        record(month)
-        if month >= horizon_months and np.all(onset <= month - horizon_months):
-            last_month = month
-            break
-
-    k = last_month + 1
-    never = np.isnan(onset)
-    if never.any():
-        # Still presymptomatic at the end of the window: counted as onset at the window's end so
-        # that the patient is kept (and flagged); calibration keeps this share ~0.
-        onset[never] = float(last_month)
-        onset_region[never] = previous_argmin[never]
+    size = max_months + 1
+    function_rec = np.empty((n, size, len(REGIONS)))
+    lmn_rec = np.empty((n, size))
+    umn_rec = np.empty((n, size))
+    release_rec = np.zeros((n, size))
+    pools_rec = np.empty((n, size, N_POOLS) if record_pools else (1, 1, N_POOLS))
+    pathways_rec = np.empty((n, size, N_POOLS, 5) if record_pools else (1, 1, N_POOLS, 5))
+    onset = np.empty(n)
+    onset_region = np.empty(n, dtype=np.int8)
+    last_month = np.empty(n, dtype=np.int64)
+    integrate(
+        np.ascontiguousarray(inputs0),
+        np.ascontiguousarray(draws.spread, dtype=float),
+        np.ascontiguousarray(draws.hazard, dtype=float),
+        np.ascontiguousarray(draws.reinnervation, dtype=float),
+        np.ascontiguousarray(population.onset_region, dtype=np.int64),
+        p.pathways.matrix(),
+        adjacency(p),
+        pool_vulnerability(p),
+        np.asarray(p.pathways.burden_weights, dtype=float),
+        axon_weight,
+        np.asarray(LIMB_LMN, dtype=np.int64),
+        p.pathways.decay_per_month,
+        p.pathways.hill_k**2,
+        p.neurons.burden_threshold,
+        p.pathways.trigger_level,
+        p.function.onset_threshold,
+        p.function.softmin_sharpness,
+        p.function.umn_weight,
+        dt,
+        steps_per_month,
+        max_months,
+        float(horizon_months),
+        eff_start,
+        eff_input,
+        eff_coupling,
+        eff_hazard,
+        eff_mask,
+        function_rec,
+        lmn_rec,
+        umn_rec,
+        release_rec,
+        onset,
+        onset_region,
+        last_month,
+        record_pools,
+        pools_rec,
+        pathways_rec,
+    )
+    k = int(last_month.max()) + 1 if n else 1
+    # Still presymptomatic at the end of the window: counted as onset at the window's end so
+    # that the patient is kept (and flagged); calibration keeps this share ~0.
+    never = (last_month == max_months) & (onset == max_months)
     return Trajectories(
         function=function_rec[:, :k],
         lmn_fraction=lmn_rec[:, :k],
@@ -302,30 +275,7 @@ def simulate_trajectories(
         release=release_rec[:, :k],
         onset_months=onset,
         onset_region=onset_region,
-        neurons=None if pools_rec is None else pools_rec[:, :k],
-        pathways=None if pathways_rec is None else pathways_rec[:, :k],
-        extras={"onset_not_reached": never},
+        neurons=pools_rec[:, :k] if record_pools else None,
+        pathways=pathways_rec[:, :k] if record_pools else None,
+        extras={"onset_not_reached": never, "last_month": last_month},
     )
-
-
-def _active_effects(effects, onset, month, n):
-    """Per-patient input/coupling/hazard factors of the effects active at ``month`` (or None)."""
-    if not effects:
-        return None, None, None
-    input_factor = np.ones((n, 5))
-    coupling_factor = np.ones((n, 5))
-    hazard_factor = np.ones(n)
-    any_active = False
-    for effect in effects:
-        active = np.nan_to_num(month - onset, nan=-np.inf) >= effect.start_months
-        if effect.mask is not None:
-            active &= effect.mask
-        if not active.any():
-            continue
-        any_active = True
-        input_factor[active] *= np.asarray(effect.input_factor)
-        coupling_factor[active] *= np.asarray(effect.coupling_factor)
-        hazard_factor[active] *= effect.hazard_factor
-    if not any_active:
-        return None, None, None
-    return input_factor, coupling_factor, hazard_factor
