@@ -512,5 +512,10 @@ def demo(
     stdout.print(f"[dim]{DISCLAIMER}[/dim]")
 
 
+from alsim.cli.simulation import register as _register_simulation  # noqa: E402
+
+_register_simulation(app)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -129,6 +129,9 @@ def write_cohort(
     if not parent.is_dir():
         raise InputError("--out", f"parent directory {parent} does not exist")
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(staging, 0o777 & ~mask)  # mkdtemp creates 0700; give the usual permissions
     try:
         files = _write_tables(cohort, staging, fmt)
         meta = manifest(cohort, fmt=fmt, timings=timings, files=[*files, "manifest.json"])

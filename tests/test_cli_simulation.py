@@ -1,0 +1,143 @@
+"""`alsim cohort`, `alsim trace` and `alsim calibrate` from the command line."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from alsim.cli.main import main
+
+
+def run(capsys, *argv):
+    code = 0
+    try:
+        main(list(argv))
+    except SystemExit as exc:
+        code = exc.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_cohort_writes_tables_and_manifest(tmp_path, capsys):
+    out = tmp_path / "cohort"
+    code, stdout, err = run(
+        capsys, "cohort", "--n", "300", "--seed", "4", "--out", str(out), "--horizon-months", "36"
+    )
+    assert code == 0, err
+    patients = pd.read_parquet(out / "patients.parquet")
+    visits = pd.read_parquet(out / "visits.parquet")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert len(patients) == 300 and manifest["rows"]["visits"] == len(visits)
+    expected = {
+        "subject_id", "sex", "ancestry", "genotype", "onset_region", "age_onset_years",
+        "t_diagnosis_months", "t_gastrostomy_months", "t_niv_months", "t_death_months", "horizon_months",
+    }  # fmt: skip
+    assert expected <= set(patients.columns)
+    assert {"t_months", "alsfrs_r_total", "fvc_percent", "nfl_pg_ml"} <= set(visits.columns)
+    assert manifest["seed"] == 4 and manifest["horizon_months"] == 36
+    # Same seed, same cohort.
+    again = tmp_path / "again"
+    run(
+        capsys,
+        "cohort",
+        "--n",
+        "300",
+        "--seed",
+        "4",
+        "--out",
+        str(again),
+        "--horizon-months",
+        "36",
+        "--workers",
+        "2",
+    )
+    pd.testing.assert_frame_equal(patients, pd.read_parquet(again / "patients.parquet"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--n", "0"], "--n: must be a positive integer"),
+        (["--n", "10", "--seed", "-2"], "--seed"),
+        (["--n", "10", "--ancestry", "martian"], "--ancestry"),
+        (["--n", "10", "--genotype", "XYZ"], "--genotype"),
+        (["--n", "10", "--format", "xlsx"], "--format"),
+        (["--n", "10", "--workers", "0"], "--workers"),
+    ],
+)
+def test_cohort_bad_flags_exit_2_and_write_nothing(tmp_path, capsys, argv, fragment):
+    out = tmp_path / "c"
+    code, stdout, err = run(capsys, "cohort", *argv, "--out", str(out))
+    assert code == 2 and stdout == ""
+    assert len(err.strip().splitlines()) == 1 and fragment in err
+    assert not out.exists()
+
+
+def test_cohort_bad_parameter_file_names_the_key(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    from importlib import resources
+
+    text = resources.files("alsim.params").joinpath("mechanistic.toml").read_text()
+    bad.write_text(text.replace("hazard_log_sd = ", "hazard_log_sd = -", 1))
+    code, _, err = run(
+        capsys, "cohort", "--n", "10", "--out", str(tmp_path / "c"), "--params", str(bad)
+    )
+    assert code == 2
+    assert "bad.toml: neurons.hazard_log_sd" in err
+
+
+def test_trace_writes_csv_and_html(tmp_path, capsys):
+    code, _, err = run(
+        capsys, "trace", "3", "--n", "50", "--out", str(tmp_path / "t"), "--horizon-months", "24"
+    )
+    assert code == 0, err
+    frame = pd.read_csv(tmp_path / "t" / "trace.csv")
+    assert "misfolding_lmn_bulbar" in frame.columns and "neurons_umn_lower_limb" in frame.columns
+    assert "<svg" in (tmp_path / "t" / "trace.html").read_text()
+
+
+def test_trace_index_out_of_range(tmp_path, capsys):
+    code, _, err = run(capsys, "trace", "50", "--n", "50", "--out", str(tmp_path / "t"))
+    assert code == 2 and "index" in err
+
+
+def test_calibrate_evaluate_only_writes_report(tmp_path, capsys):
+    out = tmp_path / "cal"
+    code, stdout, err = run(
+        capsys,
+        "calibrate",
+        "--out",
+        str(out),
+        "--n",
+        "400",
+        "--max-evaluations",
+        "0",
+        "--confirm-n",
+        "400",
+    )
+    assert code == 0, err
+    results = pd.read_csv(out / "calibration-results.csv")
+    assert {"id", "value", "tolerance", "simulated", "passed", "source"} <= set(results.columns)
+    assert "Hard targets passed" in stdout
+    html = (out / "calibration-report.html").read_text()
+    assert html.count("<svg") >= 5
+    from alsim.disease.mechanistic.params import load_params
+
+    assert load_params(out / "mechanistic-calibrated.toml").calibration["evaluations"] == 0
+
+
+def test_calibrate_bad_targets_file(tmp_path, capsys):
+    bad = tmp_path / "t.yaml"
+    bad.write_text("version: 1\ntargets:\n  - id: x\n    statistic: no_such_statistic\n")
+    code, _, err = run(
+        capsys,
+        "calibrate",
+        "--out",
+        str(tmp_path / "o"),
+        "--targets",
+        str(bad),
+        "--max-evaluations",
+        "0",
+    )
+    assert code == 2 and "targets[0]" in err
+    assert not (tmp_path / "o").exists()
