@@ -1,7 +1,7 @@
 """`alsim demo`: the main job end to end on embedded defaults.
 
-For now it scores the bundled example patient and writes ``report.html`` (plus the scored
-visits as CSV and a JSON summary). Later releases add cohorts and trials to the same report.
+It scores the bundled example patient, simulates a small cohort of virtual patients, and writes
+``report.html`` (plus the scored visits as CSV and a JSON summary). Later releases add trials.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from alsim.errors import InputError
+from alsim.report.natural_history import natural_history_section
 from alsim.report.patient import load_patient, patient_report
 
 #: The files the demo writes, in the order they are moved into place (the report last).
@@ -38,7 +39,9 @@ def run_demo(out: Path | str) -> Path:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, "it exists and is not a directory", str(out))
-    html, scored, summary = patient_report(load_patient())
+    sections, cohort_summary = natural_history_section()
+    html, scored, summary = patient_report(load_patient(), extra_sections=sections)
+    summary["virtual_cohort"] = cohort_summary
     contents = {
         "example_patient_scores.csv": scored.to_csv(index=False),
         "summary.json": json.dumps(summary, indent=2, allow_nan=False) + "\n",

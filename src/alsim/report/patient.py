@@ -97,7 +97,9 @@ def encals_at_diagnosis(patient: Patient, scored: pd.DataFrame):
     return encals_prognosis(predictors)
 
 
-def patient_report(patient: Patient) -> tuple[str, pd.DataFrame, dict[str, Any]]:
+def patient_report(
+    patient: Patient, *, extra_sections: list[dict[str, Any]] | None = None
+) -> tuple[str, pd.DataFrame, dict[str, Any]]:
     """Render the report; returns ``(html, scored visits, summary dict)``."""
     scored = score_patient(patient)
     months = scored["months_since_onset"].to_numpy()
@@ -241,7 +243,7 @@ def patient_report(patient: Patient) -> tuple[str, pd.DataFrame, dict[str, Any]]
         if patient.meta.get("subject_id") == "EXAMPLE-001"
         else "",
         cards=cards,
-        sections=sections,
+        sections=sections + list(extra_sections or []),
         methods=methods,
     )
     summary = {
