@@ -93,6 +93,10 @@ def test_trial_like_eligibility_selects_slower_longer_living_patients(cohort):
     all_median = km_median(time[diagnosed], event[diagnosed])
     eligible_median = km_median(time[eligible], event[eligible])
     assert eligible_median > all_median
+    # ... and their ALSFRS-R declines more slowly over the year after enrolment (trial
+    # populations progress more slowly than the population they come from).
+    slopes = c.slopes("alsfrs_r_total")
+    assert np.nanmean(slopes[eligible]) > np.nanmean(slopes[diagnosed & ~eligible])
 
 
 def test_trace_is_the_same_patient_as_in_the_cohort(cohort):
@@ -147,3 +151,40 @@ def test_bad_specs_name_the_field(kwargs, message):
     base = {"n": 10, "seed": 1}
     with pytest.raises(InputError, match=message):
         CohortSpec(**{**base, **kwargs})
+
+
+def _median_survival(cohort):
+    from alsim.analysis.survival import km_median
+
+    p = cohort.patients
+    return km_median(
+        p["t_death_months"].fillna(p["horizon_months"]).to_numpy(),
+        p["t_death_months"].notna().to_numpy(),
+    )
+
+
+@pytest.mark.parametrize("change", ["misfolding_input", "feedback"])
+def test_pathways_are_causal_for_onset_progression_and_survival(change):
+    """Removing an input or the feedback loop: later onset, slower decline, longer survival."""
+    from alsim.disease.mechanistic.params import load_params
+
+    params = load_params()
+    if change == "misfolding_input":
+        updates = {}
+        for genotype in GENOTYPES:
+            values = list(getattr(params.genotype_input, genotype))
+            values[0] = 0.0
+            updates[f"genotype_input.{genotype}"] = values
+    else:
+        updates = {"pathways.cross_coupling": 0.5 * params.pathways.cross_coupling}
+    spec = CohortSpec(n=1200, seed=21, horizon_months=120, pre_onset_months=0)
+    base = make_cohort(spec, params=params)
+    changed = make_cohort(spec, params=params.replace(updates))
+    assert (
+        changed.patients["presymptomatic_months"].median()
+        > base.patients["presymptomatic_months"].median()
+    )
+    assert _median_survival(changed) > _median_survival(base)
+    base_slopes = Cohort(base.patients, base.visits).slopes("alsfrs_r_total")
+    changed_slopes = Cohort(changed.patients, changed.visits).slopes("alsfrs_r_total")
+    assert np.nanmean(changed_slopes) > np.nanmean(base_slopes)
