@@ -28,6 +28,7 @@ from alsim.cohort.simulate import CohortSpec, make_cohort
 from alsim.cohort.targets import TargetSet, calibration_summary, evaluate_targets, load_targets
 from alsim.disease.mechanistic.params import MechanisticParams, parse_params
 from alsim.disease.mechanistic.population import PopulationParams, load_population_params
+from alsim.fileio import write_text_atomic
 
 #: Bali et al. (JNNP 2017) report median survival 1.2 y (A4V), 6.8 y (other SOD1) and 2.7 y
 #: (all SOD1) in a North American cohort. For exponential-like survival the mixture median is
@@ -297,8 +298,6 @@ def params_to_toml(params: MechanisticParams, *, header: str) -> str:
 
 def write_calibration(result: CalibrationResult, out: Path, *, report_html: str) -> dict[str, Path]:
     """Write the versioned parameter set, the results table and the report into ``out``."""
-    from alsim.report.html import write_text_atomic
-
     out.mkdir(parents=True, exist_ok=True)
     version = (
         f"{result.params.name}-{result.params.calibration['date']}-{result.params.digest()[:8]}"

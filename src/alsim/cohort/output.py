@@ -24,6 +24,7 @@ from alsim import __version__
 from alsim.clinical.alsfrs import VISIT_ITEM_COLUMNS
 from alsim.cohort.simulate import Cohort
 from alsim.errors import InputError
+from alsim.fileio import current_umask
 
 FORMATS = ("parquet", "csv", "proact")
 PROACT_ONSET_SITE = {
@@ -129,9 +130,7 @@ def write_cohort(
     if not parent.is_dir():
         raise InputError("--out", f"parent directory {parent} does not exist")
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(staging, 0o777 & ~mask)  # mkdtemp creates 0700; give the usual permissions
+    os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp creates 0700; use the usual permissions
     try:
         files = _write_tables(cohort, staging, fmt)
         meta = manifest(cohort, fmt=fmt, timings=timings, files=[*files, "manifest.json"])

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import datetime as _dt
-import os
-import tempfile
-from pathlib import Path
 
 import jinja2
 import pandas as pd
 
 from alsim import DISCLAIMER, __version__
+from alsim.fileio import write_text_atomic  # noqa: F401  (re-exported for report writers)
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("alsim.report", "templates"),
@@ -36,24 +34,3 @@ def table_html(frame: pd.DataFrame, *, float_format: str = "{:.2f}") -> str:
         if pd.api.types.is_float_dtype(frame[col])
     }
     return frame.to_html(index=False, border=0, na_rep="", formatters=formatters, escape=True)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
