@@ -188,3 +188,23 @@ def test_pathways_are_causal_for_onset_progression_and_survival(change):
     base_slopes = Cohort(base.patients, base.visits).slopes("alsfrs_r_total")
     changed_slopes = Cohort(changed.patients, changed.visits).slopes("alsfrs_r_total")
     assert np.nanmean(changed_slopes) > np.nanmean(base_slopes)
+
+
+def test_effect_mask_is_per_patient_across_chunks():
+    from alsim.disease.mechanistic.engine import PathwayEffect
+
+    spec = CohortSpec(n=BLOCK_SIZE + 200, seed=8, horizon_months=24, pre_onset_months=0)
+    mask = np.zeros(spec.n, dtype=bool)
+    mask[BLOCK_SIZE:] = True  # only patients of the second chunk are treated
+    effect = PathwayEffect(start_months=0.0, hazard_factor=0.2, mask=mask)
+    control = make_cohort(spec, chunk_size=BLOCK_SIZE)
+    treated = make_cohort(spec, chunk_size=BLOCK_SIZE, effects=(effect,))
+    untreated_rows = slice(0, BLOCK_SIZE)
+    pd.testing.assert_frame_equal(
+        control.patients.iloc[untreated_rows], treated.patients.iloc[untreated_rows]
+    )
+    assert treated.patients["t_death_months"].iloc[BLOCK_SIZE:].isna().mean() >= (
+        control.patients["t_death_months"].iloc[BLOCK_SIZE:].isna().mean()
+    )
+    with pytest.raises(InputError, match="effects.mask"):
+        make_cohort(spec, effects=(PathwayEffect(mask=np.ones(3, dtype=bool)),))

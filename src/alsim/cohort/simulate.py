@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -93,6 +93,11 @@ def simulate_chunk(
         streams, ancestry=spec.ancestry, genotype=spec.genotype, params=population_params
     )
     draws = draw_patient_parameters(population, params, streams)
+    # Effect masks are given for the whole cohort; each chunk sees its own slice.
+    effects = tuple(
+        replace(e, mask=None if e.mask is None else np.asarray(e.mask, dtype=bool)[start:stop])
+        for e in effects
+    )
     trajectories = simulate_trajectories(
         population, draws, params, horizon_months=spec.horizon_months, effects=effects
     )
@@ -205,6 +210,12 @@ def make_cohort(
     ``progress``, if given, is called with the number of patients finished after each chunk.
     """
     params = params or load_params()
+    for effect in effects:
+        if effect.mask is not None and np.shape(effect.mask) != (spec.n,):
+            raise InputError(
+                "effects.mask",
+                f"needs one value per patient ({spec.n}), got shape {np.shape(effect.mask)}",
+            )
     bounds = chunk_bounds(spec.n, chunk_size)
     jobs = [(spec, a, b, params, effects, with_visits, population_params) for a, b in bounds]
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
