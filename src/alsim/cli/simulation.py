@@ -220,7 +220,7 @@ def calibrate(
             setup=setup,
             confirm=confirm,
             max_evaluations=max_evaluations,
-            progress=lambda k, cost: bar.update(
+            progress=lambda k, cost, _values: bar.update(
                 task, completed=min(k, max_evaluations), description=f"fitting (cost {cost:.1f})"
             ),
         )

@@ -57,6 +57,10 @@ DEFAULT_FREE: dict[str, tuple[float, float]] = {
 LINEAR = {"mortality.log_rate": (-12.0, -3.0)}
 
 
+class _BudgetSpent(Exception):
+    """Raised inside the objective to stop the optimiser after ``max_evaluations``."""
+
+
 @dataclass
 class CalibrationCohorts:
     """Cohort sizes and seeds used during a fit (fixed: common random numbers)."""
@@ -214,12 +218,14 @@ def calibrate(
         }
 
     def objective(x):
+        if len(history) >= max_evaluations:
+            raise _BudgetSpent  # least_squares does not count Jacobian evaluations
         values = unpack(x)
         results, _ = evaluate(with_values(params, values), targets, setup)
         residuals = _residuals(results, soft_weight)
         history.append({"values": values, "cost": float(np.sum(residuals**2))})
         if progress:
-            progress(len(history), history[-1]["cost"])
+            progress(len(history), history[-1]["cost"], values)
         return residuals
 
     if max_evaluations > 0:
