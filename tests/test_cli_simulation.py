@@ -20,7 +20,7 @@ def run(capsys, *argv):
 
 def test_cohort_writes_tables_and_manifest(tmp_path, capsys):
     out = tmp_path / "cohort"
-    code, stdout, err = run(
+    code, _stdout, err = run(
         capsys, "cohort", "--n", "300", "--seed", "4", "--out", str(out), "--horizon-months", "36"
     )
     assert code == 0, err
@@ -141,3 +141,40 @@ def test_calibrate_bad_targets_file(tmp_path, capsys):
     )
     assert code == 2 and "targets[0]" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_trace_matches_the_cohort_written_with_default_flags(tmp_path, capsys):
+    out = tmp_path / "c"
+    code, _, err = run(
+        capsys,
+        "cohort",
+        "--n",
+        "80",
+        "--seed",
+        "9",
+        "--out",
+        str(out),
+        "--format",
+        "csv",
+        "--horizon-months",
+        "24",
+    )
+    assert code == 0, err
+    code, _, err = run(
+        capsys,
+        "trace",
+        "7",
+        "--n",
+        "80",
+        "--seed",
+        "9",
+        "--out",
+        str(tmp_path / "t"),
+        "--horizon-months",
+        "24",
+    )
+    assert code == 0, err
+    visits = pd.read_csv(out / "visits.csv")
+    mine = visits[visits["subject_id"] == "VP0000007"].set_index("t_months")["alsfrs_r_total"]
+    trace = pd.read_csv(tmp_path / "t" / "trace.csv").set_index("t_months")["alsfrs_r_total"]
+    pd.testing.assert_series_equal(mine, trace.loc[mine.index], check_dtype=False)

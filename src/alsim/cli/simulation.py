@@ -51,7 +51,7 @@ def cohort(
     ] = 120,
     pre_onset_months: Annotated[
         int, typer.Option(help="Visits before onset (biomarkers), months.")
-    ] = 24,
+    ] = 48,
     params: Annotated[
         Path | None, typer.Option(help="A mechanistic parameter file (TOML).")
     ] = None,
@@ -118,6 +118,9 @@ def trace(
         str | None, typer.Option(help="Forced genotype, if the cohort had one.")
     ] = None,
     horizon_months: Annotated[int, typer.Option(help="Follow-up after onset, months.")] = 120,
+    pre_onset_months: Annotated[
+        int, typer.Option(help="Visits before onset, months (as given to `alsim cohort`).")
+    ] = 48,
     params: Annotated[
         Path | None, typer.Option(help="A mechanistic parameter file (TOML).")
     ] = None,
@@ -130,7 +133,12 @@ def trace(
     from alsim.report.html import render, write_text_atomic
 
     spec = CohortSpec(
-        n=n, seed=seed, ancestry=ancestry, genotype=genotype, horizon_months=horizon_months
+        n=n,
+        seed=seed,
+        ancestry=ancestry,
+        genotype=genotype,
+        horizon_months=horizon_months,
+        pre_onset_months=pre_onset_months,
     )
     result = trace_patient(spec, index, load_params(params))
     if out.exists() and not out.is_dir():
