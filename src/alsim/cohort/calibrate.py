@@ -229,16 +229,11 @@ def calibrate(
         return residuals
 
     if max_evaluations > 0:
-        fit = least_squares(
-            objective,
-            start,
-            bounds=(lower, upper),
-            diff_step=0.05,
-            max_nfev=max_evaluations,
-            x_scale=1.0,
-        )
+        try:
+            least_squares(objective, start, bounds=(lower, upper), diff_step=0.05, x_scale=1.0)
+        except _BudgetSpent:
+            pass
         best = min(history, key=lambda h: h["cost"])["values"]
-        del fit
     else:
         best = unpack(start)
     fitted = with_values(params, best)
