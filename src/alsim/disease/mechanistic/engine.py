@@ -189,10 +189,11 @@ def simulate_trajectories(
 ) -> Trajectories:
     """Integrate the pools from the trigger until each patient has ``horizon_months`` after onset.
 
-    The time loop runs in compiled code (:mod:`alsim.disease.mechanistic.kernel`), one patient
-    after another; months after a patient's horizon repeat the last state.
+    The time loop runs in compiled code (:mod:`alsim.disease.mechanistic.kernel`), patients side
+    by side in SIMD slots but each on its own (the result for a patient does not depend on the
+    others); months after a patient's horizon repeat the last state.
     """
-    from alsim.disease.mechanistic.kernel import integrate
+    from alsim.disease.mechanistic.kernel import LANES, integrate
 
     n = population.genotype.shape[0]
     p = params
@@ -263,6 +264,7 @@ def simulate_trajectories(
         record_pools,
         pools_rec,
         pathways_rec,
+        LANES,
     )
     k = int(last_month.max()) + 1 if n else 1
     # Still presymptomatic at the end of the window: counted as onset at the window's end so

@@ -1,8 +1,11 @@
 r"""What shows: from latent pool trajectories to ALSFRS-R items, FVC, NfL, weight and milestones.
 
-Everything here works on a monthly grid aligned on symptom onset (``t = 0``), vectorised over
-patients; the only loop is over months where a state must be carried (cumulative hazards,
-device status).
+Everything here works on a monthly grid aligned on symptom onset (``t = 0``). After the draws,
+all the work (aligning the monthly records on the onset grid, item scores, supportive-care
+milestones, death, diagnosis, the measured readouts) runs in compiled code one patient at a
+time, writing straight into the output arrays (no ``(n, T, 12, 4)`` or other temporaries).
+The visit noise is drawn in single precision, as before; the single-precision ``exp`` of the
+log-normal noise factors (blood NfL, CSF SOD1) may differ from NumPy's in the last bit.
 
 * **Items**: item ``i`` reads the latent function ``L_i = sum_r M_ir F_r`` plus visit noise and
   scores the number of its four ordered thresholds exceeded (integers 0-4). Item 5 is 5b after a
@@ -18,20 +21,40 @@ device status).
   ``h = h_bg(age) + [exp(l + b_r (1 - F_trunk) + b_b (1 - F_bulbar)) - exp(l)] HR_NIV HR_PAV``.
 * **Diagnosis** when the expected ALSFRS-R loss since onset reaches the patient's threshold
   ``q_i`` (log-normal), at least ``min_months`` after onset and no later than death.
+
+The expected (noise-free) total ``E = sum_i sum_k Phi((L_i - tau_ik) / s_e)`` is evaluated only
+as far as the diagnosis needs it; :attr:`Observations.expected_total` computes the whole series
+on first use, with the same compiled code. Terms whose argument is beyond +-8.3 standard
+deviations are not evaluated (``Phi`` is exactly 1 there in double precision, or below 6e-17),
+so ``E`` equals the full sum up to rounding.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections import namedtuple
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
-from scipy.special import ndtr
+from numba import njit
 
 from alsim.disease.mechanistic.engine import Trajectories
+from alsim.disease.mechanistic.kernel import FAST
 from alsim.disease.mechanistic.params import MechanisticParams
 from alsim.disease.mechanistic.schema import BULBAR, SOD1
 
 ITEM_THRESHOLD_AXIS = 4
+N_ITEMS = 12
+N_REGIONS = 4
+MAX_TOTAL = 48.0
+RESPIRATORY_ITEM = 11  # item 12 (R3), set by ventilation status
+CSF_SOD1_NOISE_SD = 0.08  # log-scale visit noise of the CSF SOD1 placeholder readout
+#: |z| beyond which Phi(z) is 1 (or 0) to double precision in the expected total.
+PHI_CUTOFF = 8.3
+INV_SQRT2 = 1.0 / math.sqrt(2.0)
+JIT = {"cache": True, "nogil": True, "fastmath": FAST, "error_model": "numpy"}
 
 
 @dataclass
@@ -52,44 +75,386 @@ class Observations:
     fa_cst: np.ndarray  # DTI-like fractional anisotropy of the corticospinal tract
     alive: np.ndarray  # bool
     milestones: dict[str, np.ndarray]  # months from onset, NaN if not within the horizon
-    expected_total: np.ndarray  # noise-free ALSFRS-R total (float)
+    compute_expected_total: Callable[[], np.ndarray] = field(repr=False, compare=False)
+
+    @cached_property
+    def expected_total(self) -> np.ndarray:
+        """Noise-free ALSFRS-R total (float): 48 before onset, NaN after death (on first use)."""
+        return self.compute_expected_total()
+
+
+# Scalars of the compiled observer, by name (a namedtuple reaches Numba as a record).
+Constants = namedtuple(
+    "Constants",
+    [
+        "item_sd",
+        "item_noise_sd",  # float32, as the visit noise is drawn in single precision
+        "fvc_floor",
+        "fvc_exponent",
+        "niv_fvc_threshold",
+        "pav_function_threshold",
+        "gastrostomy_threshold",
+        "log_rate",
+        "resp_slope",
+        "bulbar_slope",
+        "niv_hazard_ratio",
+        "pav_hazard_ratio",
+        "gompertz_a_per_month",
+        "gompertz_b_per_year",
+        "hypermetabolic_loss",
+        "dysphagia_loss",
+        "nfl_keep",
+        "fvc_noise_sd",  # float32, like the visit noise it scales
+        "nfl_log_median_at_60",
+        "nfl_age_slope_per_year",
+        "nfl_log_sd",
+        "nfl_release_gain",
+        "nfl_release_exponent",
+        "nfl_noise_cv",  # float32
+        "csf_to_blood_ratio",
+        "csf_sod1_noise_sd",  # float32
+        "fa_baseline",
+        "fa_umn_loss",
+        "fa_sd",
+        "first_post",  # grid index of t = 0
+        "first_diagnosis",  # grid index of the first t >= diagnosis.min_months
+    ],
+)
+
+
+@njit(**JIT)
+def _grid_point(time, k_max):
+    """``(lo, hi, frac)`` to interpolate monthly records ``0..k_max`` at ``time`` (clipped)."""
+    clipped = min(max(time, 0.0), float(k_max))
+    lo = math.floor(clipped)
+    return lo, min(lo + 1, k_max), clipped - lo
+
+
+@njit(**JIT)
+def _align_rows(values, times, fill, out):
+    """out[i, t, :] = values (n, K, m) of row i interpolated at times[i, t]; ``fill`` before 0."""
+    k_max = values.shape[1] - 1
+    for i in range(values.shape[0]):
+        for t in range(times.shape[1]):
+            if times[i, t] < 0:
+                out[i, t, :] = fill[i, t, :]
+                continue
+            lo, hi, frac = _grid_point(times[i, t], k_max)
+            for c in range(values.shape[2]):
+                out[i, t, c] = values[i, lo, c] * (1.0 - frac) + values[i, hi, c] * frac
 
 
 def _align(values: np.ndarray, times: np.ndarray, fill_before: np.ndarray | float) -> np.ndarray:
     """Linear interpolation of monthly records ``values`` (n, K[, m]) at float times (n, T)."""
-    n, k = values.shape[:2]
-    clipped = np.clip(times, 0.0, k - 1.0)
-    lo = np.floor(clipped).astype(np.int64)
-    hi = np.minimum(lo + 1, k - 1)
-    frac = clipped - lo
-    rows = np.arange(n)[:, None]
-    if values.ndim == 3:
-        frac = frac[..., None]
-    out = values[rows, lo] * (1.0 - frac) + values[rows, hi] * frac
-    before = times < 0
-    if np.any(before):
-        fill = np.broadcast_to(np.asarray(fill_before, dtype=float), out.shape)
-        out = np.where(before[..., None] if values.ndim == 3 else before, fill, out)
-    return out
+    squeeze = values.ndim == 2
+    values3 = np.asarray(values[..., None] if squeeze else values, dtype=float)
+    n, m = values3.shape[0], values3.shape[2]
+    fill = np.asarray(fill_before, dtype=float)
+    fill = np.broadcast_to(fill[..., None] if squeeze else fill, (n, times.shape[1], m))
+    out = np.empty((n, times.shape[1], m))
+    _align_rows(values3, np.asarray(times, dtype=float), np.ascontiguousarray(fill), out)
+    return out[..., 0] if squeeze else out
 
 
-def _first_crossing(condition, t, *, level=None, threshold=None) -> np.ndarray:
-    """First time (from ``t``) where ``condition`` (n, T) holds, NaN where it never does.
+@njit(**JIT)
+def _function_at(function_rec, i, time, out):
+    """Patient ``i``'s regional function (4,) at ``time`` months after the trigger."""
+    if time < 0:  # before the trigger: the healthy state
+        for r in range(N_REGIONS):
+            out[r] = function_rec[i, 0, r]
+        return
+    lo, hi, frac = _grid_point(time, function_rec.shape[1] - 1)
+    for r in range(N_REGIONS):
+        out[r] = function_rec[i, lo, r] * (1.0 - frac) + function_rec[i, hi, r] * frac
 
-    With ``level`` (n, T) rising through ``threshold`` (n,), the time is interpolated linearly
-    within the month of the crossing, so milestone times are continuous in the parameters.
-    """
-    hit = condition.any(axis=1)
-    first = condition.argmax(axis=1)
-    times = t[first].astype(float)
-    if level is not None:
-        rows = np.arange(first.size)
-        before = np.maximum(first - 1, 0)
-        lo, hi = level[rows, before], level[rows, first]
-        frac = np.where(hi > lo, (threshold - lo) / np.where(hi > lo, hi - lo, 1.0), 1.0)
-        interpolate = (first > 0) & ~condition[rows, before]
-        times = np.where(interpolate, t[before] + np.clip(frac, 0.0, 1.0), times)
-    return np.where(hit, times, np.nan)
+
+@njit(**JIT)
+def _crossing_time(t, k, before, now, threshold, falling):
+    """Time of a threshold crossing first seen at grid index ``k`` (``before`` and ``now`` are
+    the values at ``k - 1`` and ``k``), interpolated linearly within the month."""
+    if k == 0:
+        return t[0]
+    sign = -1.0 if falling else 1.0
+    lo, hi, level = sign * before, sign * now, sign * threshold
+    frac = (level - lo) / (hi - lo) if hi > lo else 1.0
+    return t[k - 1] + min(max(frac, 0.0), 1.0)
+
+
+@njit(**JIT)
+def _crossing(t, values, threshold, first, falling):
+    """First grid time from index ``first`` where ``values`` falls below (``falling``) or
+    reaches ``threshold``, interpolated within the month; NaN if never."""
+    for k in range(first, t.shape[0]):
+        if values[k] < threshold if falling else values[k] >= threshold:
+            return _crossing_time(t, k, values[max(k - 1, 0)], values[k], threshold, falling)
+    return math.nan
+
+
+@njit(**JIT)
+def _expected(function, rows, pair_row, pair_tau, pair_weight, sd, latent):
+    """Expected total at one time: sum over the distinct (mixing row, threshold) pairs of
+    ``weight * Phi((L_row - tau) / sd)``; ``latent`` is scratch space."""
+    for row in range(rows.shape[0]):
+        value = 0.0
+        for r in range(N_REGIONS):
+            value += rows[row, r] * function[r]
+        latent[row] = value
+    total = 0.0
+    for e in range(pair_row.shape[0]):
+        z = (latent[pair_row[e]] - pair_tau[e]) / sd
+        if z >= PHI_CUTOFF:
+            total += pair_weight[e]
+        elif z > -PHI_CUTOFF:
+            total += pair_weight[e] * 0.5 * math.erfc(-z * INV_SQRT2)
+    return total
+
+
+@njit(**JIT)
+def _item_score(function, mixing, thresholds, noise_sd, noise):
+    """Thresholds exceeded by the item's latent function plus its visit noise (float32)."""
+    level = 0.0
+    for r in range(N_REGIONS):
+        level += mixing[r] * function[r]
+    noisy = level + noise_sd * noise
+    score = 0
+    for q in range(ITEM_THRESHOLD_AXIS):
+        if noisy > thresholds[q]:
+            score += 1
+    return score
+
+
+@njit(**JIT)
+def _observe_patients(
+    function_rec,  # (n, K, 4) regional function on the trigger grid
+    lmn_rec,  # (n, K)
+    umn_rec,  # (n, K)
+    release_rec,  # (n, K)
+    onset,  # (n,) months from trigger to onset
+    t,  # (T,) grid, months from onset
+    mixing,  # (12, 4)
+    thresholds,  # (12, 4)
+    expected_terms,  # (rows, pair_row, pair_tau, pair_weight) of the expected total
+    resp_mixing,  # (4,)
+    noise,  # (n, T, 12) float32 item noise
+    visit_noise,  # (n, T, 3) float32 noise of FVC, blood NfL and CSF SOD1
+    z,  # (n, 5) per-patient normal draws (2: NfL control level, 3: FA offset)
+    sod1,  # (n,) bool: SOD1 carrier
+    fvc0,  # (n,)
+    uptake,  # (n, 3) bool: gastrostomy, NIV, PAV accepted
+    death_e,  # (n,) Exp(1)
+    diagnosis_q,  # (n,) expected-loss threshold
+    age_onset,  # (n,) years
+    weight0,  # (n,) kg
+    c,  # Constants
+    # outputs
+    items,  # (n, T, 12) int8
+    total,  # (n, T) int16
+    alive,  # (n, T) bool
+    gastrostomy,  # (n, T) bool
+    lmn,  # (n, T) motor units (mean surviving limb LMN fraction)
+    fvc,  # (n, T) measured, NaN after death
+    nfl_control,  # (n, T) healthy NfL level
+    nfl_blood,  # (n, T) measured, NaN after death
+    csf_nfl,  # (n, T) NaN after death
+    csf_sod1,  # (n, T) NaN for non-carriers and after death
+    fa,  # (n, T) NaN after death
+    weight,  # (n, T) NaN after death
+    milestones,  # (n, 5): diagnosis, gastrostomy, NIV, PAV, death
+):
+    n, n_times = items.shape[0], items.shape[1]
+    k_max = function_rec.shape[1] - 1
+    rows, pair_row, pair_tau, pair_weight = expected_terms
+    latent = np.empty(rows.shape[0])
+    function = np.empty((n_times, N_REGIONS))
+    bulbar = np.empty(n_times)
+    resp = np.empty(n_times)
+    fvc_true = np.empty(n_times)
+    umn = np.empty(n_times)
+    release = np.empty(n_times)
+    hazard = np.empty(n_times)
+    smooth = np.empty(k_max + 1)
+    for i in range(n):
+        # NfL: axon-loss rate smoothed with the clearance time, on the trigger grid.
+        smooth[0] = release_rec[i, 0]
+        for m in range(1, k_max + 1):
+            smooth[m] = c.nfl_keep * smooth[m - 1] + (1.0 - c.nfl_keep) * release_rec[i, m]
+
+        # -- latent readouts on the onset grid -----------------------------------------------------
+        for k in range(n_times):
+            time = onset[i] + t[k]
+            _function_at(function_rec, i, time, function[k])
+            if time < 0:
+                lmn[i, k] = 1.0
+                umn[k] = 1.0
+                release[k] = 0.0
+            else:
+                lo, hi, frac = _grid_point(time, k_max)
+                lmn[i, k] = lmn_rec[i, lo] * (1.0 - frac) + lmn_rec[i, hi] * frac
+                umn[k] = umn_rec[i, lo] * (1.0 - frac) + umn_rec[i, hi] * frac
+                release[k] = smooth[lo] * (1.0 - frac) + smooth[hi] * frac
+            bulbar[k] = function[k, BULBAR]
+            value = 0.0
+            for r in range(N_REGIONS):
+                value += resp_mixing[r] * function[k, r]
+            resp[k] = value
+            shape = value if c.fvc_exponent == 1.0 else value**c.fvc_exponent
+            fvc_true[k] = fvc0[i] * (c.fvc_floor + (1.0 - c.fvc_floor) * shape)
+
+        # -- supportive care: first post-onset crossings, taken up with a probability --------------
+        t_gastro = _crossing(t, bulbar, c.gastrostomy_threshold, c.first_post, True)
+        t_niv = _crossing(t, fvc_true, c.niv_fvc_threshold, c.first_post, True)
+        t_pav = _crossing(t, resp, c.pav_function_threshold, c.first_post, True)
+        t_gastro = t_gastro if uptake[i, 0] else math.nan
+        t_niv = t_niv if uptake[i, 1] else math.nan
+        t_pav = t_pav if uptake[i, 2] else math.nan
+
+        # -- death: the cumulative hazard (from onset) reaches the patient's Exp(1) draw -----------
+        # The hazard of grid month k applies over (t_k, t_k + 1]; `cumulative` is H(t_k).
+        baseline = math.exp(c.log_rate)
+        cumulative = 0.0
+        cumulative_before = 0.0
+        t_death = math.nan
+        k_death = n_times - 1  # the first grid point at or after death
+        for k in range(n_times):
+            h = 0.0
+            if k >= c.first_post:
+                disease = math.exp(
+                    c.log_rate + c.resp_slope * (1.0 - resp[k]) + c.bulbar_slope * (1.0 - bulbar[k])
+                )
+                disease = (disease - baseline) * (c.niv_hazard_ratio if t[k] >= t_niv else 1.0)
+                disease = disease * (c.pav_hazard_ratio if t[k] >= t_pav else 1.0)
+                age = age_onset[i] + t[k] / 12.0
+                h = disease + c.gompertz_a_per_month * math.exp(c.gompertz_b_per_year * age)
+            hazard[k] = h
+            if k > 0:
+                cumulative_before = cumulative
+                cumulative = cumulative + hazard[k - 1]
+            if cumulative >= death_e[i]:
+                before = max(k - 1, 0)
+                fraction = 0.0
+                if hazard[before] > 0:
+                    fraction = (death_e[i] - cumulative_before) / max(hazard[before], 1e-300)
+                t_death = t[before] + min(max(fraction, 0.0), 1.0)
+                k_death = k
+                break
+
+        # -- status on the grid; what is measured while alive (nothing after death) ----------------
+        product = 1.0
+        for k in range(n_times):
+            alive[i, k] = not t[k] >= t_death
+            gastrostomy[i, k] = t[k] >= t_gastro
+            age = age_onset[i] + t[k] / 12.0
+            nfl_control[i, k] = math.exp(
+                c.nfl_log_median_at_60
+                + c.nfl_age_slope_per_year * (age - 60.0)
+                + c.nfl_log_sd * z[i, 2]
+            )
+            # Weight: hypermetabolism while the disease is active, dysphagia until gastrostomy.
+            rate = 0.0
+            if k >= c.first_post:
+                rate = c.hypermetabolic_loss
+                if not gastrostomy[i, k]:
+                    rate += c.dysphagia_loss * (1.0 - bulbar[k])
+            product *= 1.0 - rate
+            if not alive[i, k]:
+                items[i, k, :] = -1
+                total[i, k] = -1
+                fvc[i, k] = math.nan
+                nfl_blood[i, k] = math.nan
+                csf_nfl[i, k] = math.nan
+                csf_sod1[i, k] = math.nan
+                fa[i, k] = math.nan
+                weight[i, k] = math.nan
+            else:
+                weight[i, k] = weight0[i] * product
+                fvc[i, k] = max(fvc_true[k] + c.fvc_noise_sd * visit_noise[i, k, 0], 0.0)
+                nfl_true = (
+                    nfl_control[i, k]
+                    + c.nfl_release_gain * max(release[k], 0.0) ** c.nfl_release_exponent
+                )
+                nfl_blood[i, k] = nfl_true * math.exp(c.nfl_noise_cv * visit_noise[i, k, 1])
+                csf_nfl[i, k] = nfl_true * c.csf_to_blood_ratio
+                csf_sod1[i, k] = (
+                    math.exp(c.csf_sod1_noise_sd * visit_noise[i, k, 2]) if sod1[i] else math.nan
+                )
+                fa[i, k] = c.fa_baseline - c.fa_umn_loss * (1.0 - umn[k]) + c.fa_sd * z[i, 3]
+                score = 0
+                for m in range(RESPIRATORY_ITEM):
+                    items[i, k, m] = _item_score(
+                        function[k], mixing[m], thresholds[m], c.item_noise_sd, noise[i, k, m]
+                    )
+                    score += items[i, k, m]
+                # Item 12 follows ventilation status, not its latent.
+                if t[k] >= t_pav:
+                    items[i, k, RESPIRATORY_ITEM] = 0
+                elif t[k] >= t_niv:
+                    items[i, k, RESPIRATORY_ITEM] = (
+                        3 if resp[k] >= 0.35 else (2 if resp[k] >= 0.2 else 1)
+                    )
+                else:
+                    items[i, k, RESPIRATORY_ITEM] = 4
+                total[i, k] = score + items[i, k, RESPIRATORY_ITEM]
+
+        # -- diagnosis: the expected loss 48 - E first reaches q_i (after min_months) --------------
+        # E is evaluated only up to the crossing, and no further than the first grid point at
+        # or after death: a later crossing would be cut to the death time anyway.
+        t_diag = math.nan
+        previous = 0.0  # the loss at the grid point before (0 before onset)
+        for k in range(max(c.first_diagnosis - 1, 0), k_death + 1):
+            loss = 0.0
+            if k >= c.first_post:
+                loss = MAX_TOTAL - _expected(
+                    function[k], rows, pair_row, pair_tau, pair_weight, c.item_sd, latent
+                )
+            if k >= c.first_diagnosis and loss >= diagnosis_q[i]:
+                t_diag = _crossing_time(t, k, previous, loss, diagnosis_q[i], False)
+                break
+            previous = loss
+        if not math.isnan(t_death):
+            t_diag = t_death if math.isnan(t_diag) else min(t_diag, t_death)
+            # Events at or after death do not happen.
+            t_gastro = math.nan if t_gastro >= t_death else t_gastro
+            t_niv = math.nan if t_niv >= t_death else t_niv
+            t_pav = math.nan if t_pav >= t_death else t_pav
+        milestones[i, 0] = t_diag
+        milestones[i, 1] = t_gastro
+        milestones[i, 2] = t_niv
+        milestones[i, 3] = t_pav
+        milestones[i, 4] = t_death
+
+
+@njit(**JIT)
+def _expected_totals(function_rec, onset, t, alive, expected_terms, sd, first_post, out):
+    """``out[i, k]``: the expected total on the onset grid (48 before onset, NaN after death)."""
+    rows, pair_row, pair_tau, pair_weight = expected_terms
+    latent = np.empty(rows.shape[0])
+    function = np.empty(N_REGIONS)
+    for i in range(out.shape[0]):
+        for k in range(out.shape[1]):
+            if not alive[i, k]:
+                out[i, k] = math.nan
+            elif k < first_post:
+                out[i, k] = MAX_TOTAL
+            else:
+                _function_at(function_rec, i, onset[i] + t[k], function)
+                out[i, k] = _expected(function, rows, pair_row, pair_tau, pair_weight, sd, latent)
+
+
+def _expected_total_terms(mixing: np.ndarray, thresholds: np.ndarray):
+    """Distinct mixing rows and the distinct (row, threshold) pairs of the expected total with
+    their multiplicities (items that share both count once, with weight 2)."""
+    rows, item_row = np.unique(mixing, axis=0, return_inverse=True)
+    pairs: dict[tuple[int, float], int] = {}
+    for m, row in enumerate(np.ravel(item_row)):
+        for tau in thresholds[m]:
+            key = (int(row), float(tau))
+            pairs[key] = pairs.get(key, 0) + 1
+    return (
+        np.ascontiguousarray(rows),
+        np.array([k[0] for k in pairs], dtype=np.int64),
+        np.array([k[1] for k in pairs], dtype=float),
+        np.array(list(pairs.values()), dtype=float),
+    )
 
 
 def observe(
@@ -105,147 +470,119 @@ def observe(
     p = params
     n = trajectories.onset_months.shape[0]
     t = np.arange(-pre_onset_months, horizon_months + 1, dtype=float)
-    times = trajectories.onset_months[:, None] + t[None, :]  # months since trigger
-    healthy_function = trajectories.function[:, 0]
-    function = _align(trajectories.function, times, healthy_function[:, None, :])
-    lmn = _align(trajectories.lmn_fraction, times, 1.0)
-    umn = _align(trajectories.umn_fraction, times, 1.0)
+    n_times = t.size
 
     # Per-patient draws for readouts and milestones, in a fixed order.
     z = streams.draw("milestones", "standard_normal", size_per_patient=(5,))
     u = streams.draw("milestones", "random", size_per_patient=(3,))
     death_e = streams.draw("milestones", "standard_exponential")
     noise = streams.draw(
-        "measurement", "standard_normal", size_per_patient=(t.size, 12), dtype=np.float32
+        "measurement", "standard_normal", size_per_patient=(n_times, 12), dtype=np.float32
     )
     visit_noise = streams.draw(
-        "measurement", "standard_normal", size_per_patient=(t.size, 3), dtype=np.float32
+        "measurement", "standard_normal", size_per_patient=(n_times, 3), dtype=np.float32
     )
 
-    age = population.age_onset_years[:, None] + t[None, :] / 12.0
-    post = t >= 0
-
-    # Latent item function and noise-free expected total.
-    mixing = np.asarray(p.items.mixing)
-    thresholds = np.asarray(p.items.thresholds)
-    latent = function @ mixing.T  # (n, T, 12)
-    # Expected total under the visit noise: sum over items and thresholds of P(L + e > tau).
-    expected = ndtr((latent[..., None] - thresholds) / max(p.items.measurement_sd, 1e-6)).sum(
-        axis=(-1, -2)
+    resp, m, dx, nfl = p.respiratory, p.mortality, p.diagnosis, p.nfl
+    mixing = np.asarray(p.items.mixing, dtype=float)
+    thresholds = np.asarray(p.items.thresholds, dtype=float)
+    expected_terms = _expected_total_terms(mixing, thresholds)
+    constants = Constants(
+        item_sd=max(p.items.measurement_sd, 1e-6),
+        item_noise_sd=np.float32(p.items.measurement_sd),
+        fvc_floor=resp.fvc_floor,
+        fvc_exponent=resp.fvc_exponent,
+        niv_fvc_threshold=resp.niv_fvc_threshold,
+        pav_function_threshold=resp.pav_function_threshold,
+        gastrostomy_threshold=resp.gastrostomy_threshold,
+        log_rate=m.log_rate,
+        resp_slope=m.resp_slope,
+        bulbar_slope=m.bulbar_slope,
+        niv_hazard_ratio=m.niv_hazard_ratio,
+        pav_hazard_ratio=m.pav_hazard_ratio,
+        gompertz_a_per_month=m.background_gompertz_a_per_year / 12.0,
+        gompertz_b_per_year=m.background_gompertz_b_per_year,
+        hypermetabolic_loss=p.weight.hypermetabolic_loss_per_month,
+        dysphagia_loss=p.weight.dysphagia_loss_per_month,
+        nfl_keep=float(np.exp(-1.0 / nfl.clearance_months)),
+        fvc_noise_sd=np.float32(resp.fvc_measurement_sd),
+        nfl_log_median_at_60=nfl.control_log_median_at_60,
+        nfl_age_slope_per_year=nfl.control_age_slope_per_year,
+        nfl_log_sd=nfl.control_log_sd,
+        nfl_release_gain=nfl.release_gain,
+        nfl_release_exponent=nfl.release_exponent,
+        nfl_noise_cv=np.float32(nfl.measurement_cv),
+        csf_to_blood_ratio=nfl.csf_to_blood_ratio,
+        csf_sod1_noise_sd=np.float32(CSF_SOD1_NOISE_SD),
+        fa_baseline=p.imaging.fa_baseline,
+        fa_umn_loss=p.imaging.fa_umn_loss,
+        fa_sd=p.imaging.fa_sd,
+        first_post=int(np.searchsorted(t, 0.0)),
+        first_diagnosis=int(np.searchsorted(t, dx.min_months)),
     )
-
-    # Gastrostomy: bulbar function below threshold, accepted with a probability.
-    resp = p.respiratory
-    gastro_need = (function[..., BULBAR] < resp.gastrostomy_threshold) & post
-    t_gastro = np.where(
-        u[:, 0] < resp.gastrostomy_uptake,
-        _first_crossing(
-            gastro_need, t, level=-function[..., BULBAR], threshold=-resp.gastrostomy_threshold
-        ),
-        np.nan,
-    )
-    gastrostomy = t[None, :] >= np.nan_to_num(t_gastro, nan=np.inf)[:, None]
-
-    # FVC, NIV and permanent ventilation.
     fvc0 = np.clip(resp.fvc_baseline_mean + resp.fvc_baseline_sd * z[:, 0], 55.0, 140.0)
-    resp_fn = function @ np.asarray(resp.function_mixing)  # respiratory function
-    fvc_true = fvc0[:, None] * (
-        resp.fvc_floor + (1.0 - resp.fvc_floor) * resp_fn**resp.fvc_exponent
-    )
-    fvc = np.maximum(fvc_true + resp.fvc_measurement_sd * visit_noise[..., 0], 0.0)
-    niv_need = (fvc_true < resp.niv_fvc_threshold) & post
-    t_niv = np.where(
-        u[:, 1] < resp.niv_uptake,
-        _first_crossing(niv_need, t, level=-fvc_true, threshold=-resp.niv_fvc_threshold),
-        np.nan,
-    )
-    pav_need = (resp_fn < resp.pav_function_threshold) & post
-    t_pav = np.where(
-        u[:, 2] < resp.pav_uptake,
-        _first_crossing(pav_need, t, level=-resp_fn, threshold=-resp.pav_function_threshold),
-        np.nan,
-    )
-    on_niv = t[None, :] >= np.nan_to_num(t_niv, nan=np.inf)[:, None]
-    on_pav = t[None, :] >= np.nan_to_num(t_pav, nan=np.inf)[:, None]
-
-    # Death: cumulative hazard against an Exp(1) draw, from onset.
-    m = p.mortality
-    disease = np.exp(
-        m.log_rate + m.resp_slope * (1.0 - resp_fn) + m.bulbar_slope * (1.0 - function[..., BULBAR])
-    )
-    disease = (disease - np.exp(m.log_rate)) * np.where(on_niv, m.niv_hazard_ratio, 1.0)
-    disease = disease * np.where(on_pav, m.pav_hazard_ratio, 1.0)
-    background = (
-        m.background_gompertz_a_per_year / 12.0 * np.exp(m.background_gompertz_b_per_year * age)
-    )
-    hazard = np.where(post, disease + background, 0.0)
-    # The hazard of grid month k applies over (t_k, t_k + 1]; H_k is the cumulative hazard at t_k.
-    cumulative = np.concatenate([np.zeros((n, 1)), np.cumsum(hazard, axis=1)[:, :-1]], axis=1)
-    crossed = cumulative >= death_e[:, None]
-    died = crossed.any(axis=1)
-    k_after = crossed.argmax(axis=1)  # first grid index with H >= E
-    k_before = np.maximum(k_after - 1, 0)
-    rows = np.arange(n)
-    h_month = hazard[rows, k_before]
-    fraction = np.where(
-        h_month > 0, (death_e - cumulative[rows, k_before]) / np.maximum(h_month, 1e-300), 0.0
-    )
-    t_death = np.where(died, t[k_before] + np.clip(fraction, 0.0, 1.0), np.nan)
-    alive = t[None, :] < np.nan_to_num(t_death, nan=np.inf)[:, None]
-
-    # Events after death do not happen.
-    for series in (t_gastro, t_niv, t_pav):
-        series[~np.isnan(t_death) & (series >= t_death)] = np.nan
-
-    # Items: latent + noise through thresholds; item 5 as 5b after gastrostomy; item 12 by device.
-    noisy = latent + p.items.measurement_sd * noise
-    items = (noisy[..., None] > thresholds).sum(axis=-1).astype(np.int8)
-    resp_item = np.where(resp_fn >= 0.35, 3, np.where(resp_fn >= 0.2, 2, 1)).astype(np.int8)
-    items[..., 11] = np.where(on_pav, 0, np.where(on_niv, resp_item, 4))
-    items[~alive] = -1
-    total = np.where(alive, items.sum(axis=-1, dtype=np.int16), -1).astype(np.int16)
-
-    # Diagnosis: expected loss since onset reaches q_i, after min_months, no later than death.
-    dx = p.diagnosis
+    uptake = u < np.array([resp.gastrostomy_uptake, resp.niv_uptake, resp.pav_uptake])
     q = dx.loss_median_points * np.exp(dx.loss_log_sd * z[:, 1])
-    expected_total = np.where(post, expected, 48.0)
-    diag_need = ((48.0 - expected_total) >= q[:, None]) & (t[None, :] >= dx.min_months)
-    t_diag = _first_crossing(diag_need, t, level=48.0 - expected_total, threshold=q)
-    t_diag = np.where(np.isnan(t_death), t_diag, np.fmin(t_diag, t_death))
+    onset = np.asarray(trajectories.onset_months, dtype=float)
 
-    # NfL: smoothed axon-loss rate on the trigger grid, then aligned.
-    nfl = p.nfl
-    smooth = np.empty_like(trajectories.release)
-    keep = np.exp(-1.0 / nfl.clearance_months)
-    smooth[:, 0] = trajectories.release[:, 0]
-    for k in range(1, smooth.shape[1]):
-        smooth[:, k] = keep * smooth[:, k - 1] + (1.0 - keep) * trajectories.release[:, k]
-    release = _align(smooth, times, 0.0)
-    control = np.exp(
-        nfl.control_log_median_at_60
-        + nfl.control_age_slope_per_year * (age - 60.0)
-        + nfl.control_log_sd * z[:, 2:3]
+    items = np.empty((n, n_times, 12), dtype=np.int8)
+    total = np.empty((n, n_times), dtype=np.int16)
+    alive = np.empty((n, n_times), dtype=bool)
+    gastrostomy = np.empty((n, n_times), dtype=bool)
+    lmn, fvc, control, nfl_blood, csf_nfl, csf_sod1, fa, weight = (
+        np.empty((n, n_times)) for _ in range(8)
     )
-    nfl_true = control + nfl.release_gain * np.maximum(release, 0.0) ** nfl.release_exponent
-    nfl_blood = nfl_true * np.exp(nfl.measurement_cv * visit_noise[..., 1])
-    csf_nfl = nfl_true * nfl.csf_to_blood_ratio
-
-    # Weight: hypermetabolism while the disease is active, dysphagia until gastrostomy.
-    w = p.weight
-    loss_rate = np.where(post, w.hypermetabolic_loss_per_month, 0.0) + np.where(
-        post & ~gastrostomy, w.dysphagia_loss_per_month * (1.0 - function[..., BULBAR]), 0.0
+    milestones = np.empty((n, 5))
+    _observe_patients(
+        trajectories.function,
+        trajectories.lmn_fraction,
+        trajectories.umn_fraction,
+        trajectories.release,
+        onset,
+        t,
+        mixing,
+        thresholds,
+        expected_terms,
+        np.asarray(resp.function_mixing, dtype=float),
+        noise,
+        visit_noise,
+        z,
+        np.asarray(population.genotype == SOD1),
+        fvc0,
+        uptake,
+        death_e,
+        q,
+        np.asarray(population.age_onset_years, dtype=float),
+        np.asarray(population.weight_kg, dtype=float),
+        constants,
+        items,
+        total,
+        alive,
+        gastrostomy,
+        lmn,
+        fvc,
+        control,
+        nfl_blood,
+        csf_nfl,
+        csf_sod1,
+        fa,
+        weight,
+        milestones,
     )
-    weight = population.weight_kg[:, None] * np.cumprod(1.0 - loss_rate, axis=1)
 
-    sod1 = population.genotype == SOD1
-    csf_sod1 = np.where(sod1[:, None], np.exp(0.08 * visit_noise[..., 2]), np.nan)
-    im = p.imaging
-    fa = im.fa_baseline - im.fa_umn_loss * (1.0 - umn) + im.fa_sd * z[:, 3:4]
-
-    dead_mask = ~alive
-    for series in (fvc, nfl_blood, csf_nfl, weight, fa):
-        series[dead_mask] = np.nan
-    csf_sod1[dead_mask] = np.nan
+    def expected_total() -> np.ndarray:
+        out = np.empty((n, n_times))
+        _expected_totals(
+            trajectories.function,
+            onset,
+            t,
+            alive,
+            expected_terms,
+            constants.item_sd,
+            constants.first_post,
+            out,
+        )
+        return out
 
     return Observations(
         t_months=t,
@@ -262,11 +599,11 @@ def observe(
         fa_cst=fa,
         alive=alive,
         milestones={
-            "t_diagnosis_months": t_diag,
-            "t_gastrostomy_months": t_gastro,
-            "t_niv_months": t_niv,
-            "t_pav_months": t_pav,
-            "t_death_months": t_death,
+            "t_diagnosis_months": milestones[:, 0],
+            "t_gastrostomy_months": milestones[:, 1],
+            "t_niv_months": milestones[:, 2],
+            "t_pav_months": milestones[:, 3],
+            "t_death_months": milestones[:, 4],
         },
-        expected_total=expected_total,
+        compute_expected_total=expected_total,
     )
