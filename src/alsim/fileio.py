@@ -31,3 +31,18 @@ def write_text_atomic(path: Path | str, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_toml_file(path: Path | str) -> dict:
+    """Parse a TOML file; unreadable or invalid files raise one InputError naming the file."""
+    import tomllib
+
+    from alsim.errors import InputError
+
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read parameter file ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(str(path), f"not valid TOML ({exc})") from None

@@ -66,6 +66,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from alsim.errors import InputError
+from alsim.fileio import read_toml_file
 from alsim.rng import stream_key
 
 __all__ = [
@@ -238,13 +239,7 @@ def load_empirical_params(path: str | Path | None = None) -> EmpiricalParams:
     if path is None:
         return _default_params()
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read parameter file ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(str(path), f"not valid TOML ({exc})") from None
-    return _parse_params(data, source=path.name)
+    return _parse_params(read_toml_file(path), source=path.name)
 
 
 @functools.cache

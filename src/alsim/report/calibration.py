@@ -18,12 +18,13 @@ from alsim.cohort.targets import (
     TrialLikeDefinition,
     calibration_summary,
 )
+from alsim.disease.mechanistic.schema import REGIONS
 from alsim.errors import InputError
 from alsim.report import calibration_figures as cf
 from alsim.report.html import render, table_html
 
 _GENOTYPE_ORDER = ("sporadic", "SOD1", "C9orf72", "TARDBP", "FUS")
-_REGION_ORDER = ("bulbar", "upper_limb", "trunk", "lower_limb")
+_REGION_ORDER = REGIONS
 _REQUIRED_RESULT_COLUMNS = (
     "id",
     "statistic",

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from alsim.disease.mechanistic.schema import GENOTYPES, PATHWAYS, REGIONS
 from alsim.errors import InputError
+from alsim.fileio import read_toml_file
 
 Positive = Annotated[float, Field(gt=0)]
 NonNegative = Annotated[float, Field(ge=0)]
@@ -250,13 +251,7 @@ def load_params(path: str | Path | None = None) -> MechanisticParams:
     if path is None:
         return _default_params()
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read parameter file ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(str(path), f"not valid TOML ({exc})") from None
-    return parse_params(data, source=path.name)
+    return parse_params(read_toml_file(path), source=path.name)
 
 
 @functools.cache
