@@ -56,7 +56,7 @@ def cohort(
         Path | None, typer.Option(help="A mechanistic parameter file (TOML).")
     ] = None,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
-    chunk_size: Annotated[int, typer.Option(help="Patients per chunk (bounds memory).")] = 8192,
+    chunk_size: Annotated[int, typer.Option(help="Patients per chunk (bounds memory).")] = 2048,
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty output directory.")] = False,
 ) -> None:
     """Simulate a cohort of virtual ALS patients and write patients, visits and a manifest."""

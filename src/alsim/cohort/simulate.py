@@ -198,7 +198,7 @@ def make_cohort(
     spec: CohortSpec,
     *,
     params: MechanisticParams | None = None,
-    chunk_size: int = 8 * BLOCK_SIZE,
+    chunk_size: int = 2 * BLOCK_SIZE,
     workers: int = 1,
     effects: tuple[PathwayEffect, ...] = (),
     with_visits: bool = True,
