@@ -1033,7 +1033,8 @@ def load_targets(path: str | Path | None = None) -> TargetSet:
 
 
 # -- evaluation ---------------------------------------------------------------------------------
-RESULT_COLUMNS: tuple[str, ...] = (
+#: The columns every results table has (a report needs these).
+CORE_RESULT_COLUMNS: tuple[str, ...] = (
     "id",
     "statistic",
     "population",
@@ -1044,6 +1045,9 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "z",
     "passed",
     "source",
+)
+RESULT_COLUMNS: tuple[str, ...] = (
+    *CORE_RESULT_COLUMNS,
     "unit",
     "ancestry",
     "hard",

@@ -13,30 +13,19 @@ import pandas as pd
 
 from alsim.analysis.survival import km_median
 from alsim.cohort.targets import (
+    CORE_RESULT_COLUMNS,
     TRIAL_LIKE,
     Cohort,
     TrialLikeDefinition,
     calibration_summary,
 )
-from alsim.disease.mechanistic.schema import REGIONS
+from alsim.disease.mechanistic.schema import GENOTYPES, REGIONS
 from alsim.errors import InputError
 from alsim.report import calibration_figures as cf
 from alsim.report.html import render, table_html
 
-_GENOTYPE_ORDER = ("sporadic", "SOD1", "C9orf72", "TARDBP", "FUS")
+_GENOTYPE_ORDER = GENOTYPES
 _REGION_ORDER = REGIONS
-_REQUIRED_RESULT_COLUMNS = (
-    "id",
-    "statistic",
-    "population",
-    "value",
-    "tolerance",
-    "simulated",
-    "deviation",
-    "z",
-    "passed",
-    "source",
-)
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -117,7 +106,7 @@ def calibration_report(
     str
         A self-contained HTML page.
     """
-    missing = [c for c in _REQUIRED_RESULT_COLUMNS if c not in results_df.columns]
+    missing = [c for c in CORE_RESULT_COLUMNS if c not in results_df.columns]
     if missing:
         raise InputError("results_df", f"missing column(s) {missing} (use evaluate_targets)")
     cohort = Cohort(patients, visits, trial=trial)

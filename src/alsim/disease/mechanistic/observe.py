@@ -50,7 +50,9 @@ N_ITEMS = 12
 N_REGIONS = 4
 MAX_TOTAL = 48.0
 RESPIRATORY_ITEM = 11  # item 12 (R3), set by ventilation status
-CSF_SOD1_NOISE_SD = 0.08  # log-scale visit noise of the CSF SOD1 placeholder readout
+CSF_SOD1_NOISE_SD = (
+    0.08  # log-scale visit noise of CSF SOD1 (relative to the carrier's own baseline)
+)
 #: |z| beyond which Phi(z) is 1 (or 0) to double precision in the expected total.
 PHI_CUTOFF = 8.3
 INV_SQRT2 = 1.0 / math.sqrt(2.0)
