@@ -516,6 +516,10 @@ from alsim.cli.simulation import register as _register_simulation  # noqa: E402
 
 _register_simulation(app)
 
+from alsim.cli.trial import register as _register_trial  # noqa: E402
+
+_register_trial(app)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()
