@@ -1,7 +1,8 @@
 """`alsim demo`: the main job end to end on embedded defaults.
 
-It scores the bundled example patient, simulates a small cohort of virtual patients, and writes
-``report.html`` (plus the scored visits as CSV and a JSON summary). Later releases add trials.
+It scores the bundled example patient, simulates a small cohort of virtual patients and a small
+HEALEY-like platform trial (operating characteristics over a few hundred simulated trials), and
+writes ``report.html`` (plus the scored visits as CSV and a JSON summary).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from alsim.errors import InputError
 from alsim.report.natural_history import natural_history_section
 from alsim.report.patient import load_patient, patient_report
+from alsim.report.trial import trial_demo_section
 
 #: The files the demo writes, in the order they are moved into place (the report last).
 OUTPUT_FILES = ("example_patient_scores.csv", "summary.json", "report.html")
@@ -40,8 +42,12 @@ def run_demo(out: Path | str) -> Path:
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, "it exists and is not a directory", str(out))
     sections, cohort_summary = natural_history_section()
-    html, scored, summary = patient_report(load_patient(), extra_sections=sections)
+    trial_sections, trial_summary = trial_demo_section()
+    html, scored, summary = patient_report(
+        load_patient(), extra_sections=[*sections, *trial_sections]
+    )
     summary["virtual_cohort"] = cohort_summary
+    summary["virtual_trial"] = trial_summary
     contents = {
         "example_patient_scores.csv": scored.to_csv(index=False),
         "summary.json": json.dumps(summary, indent=2, allow_nan=False) + "\n",
