@@ -69,13 +69,19 @@ def baseline_per_patient(spec: CohortSpec, params, sample: int, **tolerances) ->
     streams = BlockStreams(spec.seed, 0, min(spec.n, BLOCK_SIZE))
     population = sample_population(streams, ancestry=spec.ancestry, genotype=spec.genotype)
     draws = draw_patient_parameters(population, params, streams)
-    months_needed = simulate_trajectories(
+    trajectories = simulate_trajectories(
         population, draws, params, horizon_months=spec.horizon_months
-    ).extras["last_month"]
+    )
+    months_needed = trajectories.extras["last_month"]
+    # The same model: the post-onset regional factors and rate drift switch on at the month
+    # boundary at or after onset, as in the engine.
+    switch = np.ceil(trajectories.onset_months).astype(int)
     start = time.perf_counter()
     for i in range(sample):
         months = np.arange(months_needed[i] + 1, dtype=float)
-        reference_solution(i, population, draws, params, months, **tolerances)
+        reference_solution(
+            i, population, draws, params, months, factor_from_month=int(switch[i]), **tolerances
+        )
     return (time.perf_counter() - start) / sample
 
 

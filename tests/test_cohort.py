@@ -10,6 +10,7 @@ from alsim.clinical.alsfrs import ITEM_COLUMNS, Q5A, Q5B, VISIT_ITEM_COLUMNS
 from alsim.cohort.output import write_cohort
 from alsim.cohort.simulate import CohortSpec, make_cohort
 from alsim.cohort.targets import TRIAL_LIKE, Cohort
+from alsim.disease.mechanistic.params import load_params
 from alsim.disease.mechanistic.population import load_population_params
 from alsim.disease.mechanistic.schema import GENOTYPES
 from alsim.disease.mechanistic.trace import trace_patient
@@ -208,3 +209,84 @@ def test_effect_mask_is_per_patient_across_chunks():
     )
     with pytest.raises(InputError, match="effects.mask"):
         make_cohort(spec, effects=(PathwayEffect(mask=np.ones(3, dtype=bool)),))
+
+
+def test_permanent_ventilation_replaces_death_without_moving_the_end_point():
+    """PAV is a choice at disease-caused respiratory failure: death-or-PAV is the same time."""
+    from alsim.cohort.calibrate import with_values
+
+    spec = CohortSpec(n=1500, seed=21, horizon_months=120, pre_onset_months=0)
+    never = make_cohort(spec, params=with_values(load_params(), {"respiratory.pav_uptake": 0.0}))
+    always = make_cohort(spec, params=with_values(load_params(), {"respiratory.pav_uptake": 1.0}))
+    a, b = never.patients, always.patients
+    assert a["t_pav_months"].isna().all()
+    end_a = a["t_death_months"]
+    end_b = np.fmin(b["t_pav_months"], b["t_death_months"])
+    pd.testing.assert_series_equal(end_a, end_b, check_names=False)
+    pav = b["t_pav_months"].notna()
+    # Most end points are disease-caused; ventilated patients die later or not within the horizon.
+    assert 0.6 < pav.mean() < 1.0
+    later = b.loc[pav, "t_death_months"]
+    assert (later.isna() | (later > b.loc[pav, "t_pav_months"])).all()
+    # Item 12 (respiratory insufficiency) is 0 on permanent ventilation.
+    ventilated = always.visits.merge(b.loc[pav, ["subject_id", "t_pav_months"]], on="subject_id")
+    on_pav = ventilated[ventilated["t_months"] >= ventilated["t_pav_months"]]
+    assert len(on_pav) and (on_pav["r3_respiratory_insufficiency"] == 0).all()
+
+
+def test_referral_lag_delays_diagnosis_but_never_past_the_end_point():
+    from alsim.cohort.calibrate import with_values
+
+    spec = CohortSpec(n=800, seed=23, horizon_months=96, pre_onset_months=0)
+    base = load_params()
+    short = make_cohort(spec, params=with_values(base, {"diagnosis.referral_median_months": 0.5}))
+    long = make_cohort(spec, params=with_values(base, {"diagnosis.referral_median_months": 40.0}))
+    a, b = short.patients, long.patients
+    # The lag only postpones diagnosis (same draws otherwise), and never beyond death or PAV.
+    both = a["t_diagnosis_months"].notna() & b["t_diagnosis_months"].notna()
+    assert (b.loc[both, "t_diagnosis_months"] >= a.loc[both, "t_diagnosis_months"] - 1e-9).all()
+    assert b["t_diagnosis_months"].median() > a["t_diagnosis_months"].median() + 10
+    end = np.fmin(b["t_pav_months"], b["t_death_months"])
+    ended = end.notna()
+    assert (b.loc[ended, "t_diagnosis_months"] <= end[ended] + 1e-9).all()
+    # Survival itself does not depend on when the diagnosis is made.
+    pd.testing.assert_series_equal(a["t_death_months"], b["t_death_months"])
+
+
+def test_east_asian_referral_factor_lengthens_only_east_asian_delays():
+    from alsim.cohort.calibrate import with_values
+
+    base = with_values(load_params(), {"diagnosis.referral_median_months": 8.0})
+    slow = with_values(base, {"diagnosis.referral_factor_east_asian": 3.0})
+    for ancestry, changes in (("east_asian", True), ("european", False)):
+        spec = CohortSpec(n=600, seed=29, horizon_months=60, pre_onset_months=0, ancestry=ancestry)
+        d0 = make_cohort(spec, params=base).patients["t_diagnosis_months"]
+        d1 = make_cohort(spec, params=slow).patients["t_diagnosis_months"]
+        if changes:
+            assert d1.median() > d0.median() + 3
+        else:
+            pd.testing.assert_series_equal(d0, d1)
+
+
+def test_trigger_relative_effects_can_start_before_onset():
+    """Presymptomatic treatment: an effect from a per-patient month after the trigger.
+
+    Treated and untreated worlds share every draw, so they are identical until the start, and a
+    neuroprotective effect started before onset delays onset; NaN means never treated.
+    """
+    from alsim.disease.mechanistic.engine import PathwayEffect
+
+    spec = CohortSpec(n=300, seed=31, horizon_months=36, pre_onset_months=0)
+    untreated = make_cohort(spec, with_visits=False).patients
+    presymptomatic = untreated["presymptomatic_months"].to_numpy()
+    start = np.where(np.arange(spec.n) % 2 == 0, 0.0, np.nan)  # every other patient, at trigger
+    effect = PathwayEffect(start_months=start, start_from="trigger", hazard_factor=0.3)
+    treated = make_cohort(spec, effects=(effect,), with_visits=False).patients
+    never = np.isnan(start)
+    pd.testing.assert_frame_equal(untreated[never], treated[never])
+    later = treated["presymptomatic_months"].to_numpy()[~never] - presymptomatic[~never]
+    assert (later >= -1e-9).all() and later.mean() > 1.0
+    with pytest.raises(InputError, match="start_from"):
+        PathwayEffect(start_from="diagnosis")
+    with pytest.raises(InputError, match="one value per patient"):
+        make_cohort(spec, effects=(PathwayEffect(start_months=np.zeros(3)),))

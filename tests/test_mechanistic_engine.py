@@ -51,13 +51,18 @@ def test_step_error_against_adaptive_solver_is_bounded_and_second_order():
         for i in range(5):
             # Each patient is integrated up to its own horizon; later months repeat the state.
             stop = traj.extras["last_month"][i] + 1
-            x_ref, n_ref = reference_solution(i, pop, draws, params, months[:stop])
+            # The regional factors switch on at the first month boundary after onset.
+            switch = int(np.ceil(traj.onset_months[i]))
+            x_ref, n_ref = reference_solution(
+                i, pop, draws, params, months[:stop], factor_from_month=switch
+            )
             worst_n = max(worst_n, np.abs(traj.neurons[i, :stop] - n_ref).max())
             worst_x = max(worst_x, np.abs(traj.pathways[i, :stop] - x_ref).max())
         errors[dt] = (worst_n, worst_x)
     # The default step (1 month), calibrated parameters: surviving-neuron fractions within 0.015
-    # of LSODA (measured 0.0095), pathway burdens within 0.12 (measured 0.094, ~5% of the
-    # pathological level of ~2).
+    # of LSODA (measured 0.0094), pathway burdens within 0.12 (measured 0.035, ~2% of the
+    # pathological level of ~2). The reference switches the post-onset factors on at the same
+    # month as the engine, and integrates piecewise across the quarterly jumps of the drift.
     assert errors[1.0][0] < 0.015 and errors[1.0][1] < 0.12
     # Halving the step cuts the error by ~4 (second order); require at least 3.
     assert errors[0.5][0] < errors[1.0][0] / 3
@@ -149,3 +154,33 @@ def test_bad_parameter_values_name_the_key():
         PARAMS.replace({"neurons.hazard_median": -1.0})
     with pytest.raises(InputError, match="unknown parameter"):
         PARAMS.replace({"neurons.no_such_key": 1.0})
+
+
+def test_rate_walk_is_a_stationary_ar1_with_mean_one():
+    from alsim.disease.mechanistic.engine import hazard_walk
+
+    z = np.random.default_rng(3).standard_normal((20000, 40))
+    sd, tau = 0.8, 24.0
+    u = hazard_walk(z, sd, tau)
+    w = np.log(u) + 0.5 * sd * sd
+    rho = np.exp(-3.0 / tau)
+    se_sd = sd / np.sqrt(2 * z.shape[0])
+    for q in (0, 20, 39):  # stationary: the same SD in every quarter
+        assert abs(w[:, q].std() - sd) < 4 * se_sd
+    lag1 = np.corrcoef(w[:, 10], w[:, 11])[0, 1]
+    assert abs(lag1 - rho) < 4 * (1 - rho**2) / np.sqrt(z.shape[0])
+    assert abs(u.mean() - 1.0) < 4 * u.std() / np.sqrt(u.size) * 5  # correlated draws: 5x SE
+    assert np.all(hazard_walk(z, 0.0, tau) == 1.0)
+
+
+def test_regional_factors_keep_the_onset_region():
+    pop = population(400, seed=4)
+    draws = draw_patient_parameters(pop, PARAMS, BlockStreams(2, 0, 400))
+    factor = draws.region_factor
+    assert factor.shape == (400, 4)
+    assert np.all(factor[np.arange(400), pop.onset_region] == 1.0)
+    others = np.ones_like(factor, dtype=bool)
+    others[np.arange(400), pop.onset_region] = False
+    assert np.std(np.log(factor[others])) == pytest.approx(
+        PARAMS.neurons.region_vulnerability_log_sd, rel=0.15
+    )

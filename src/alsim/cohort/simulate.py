@@ -93,9 +93,16 @@ def simulate_chunk(
         streams, ancestry=spec.ancestry, genotype=spec.genotype, params=population_params
     )
     draws = draw_patient_parameters(population, params, streams)
-    # Effect masks are given for the whole cohort; each chunk sees its own slice.
+    # Effect masks and per-patient starts are given for the whole cohort; each chunk sees its
+    # own slice.
     effects = tuple(
-        replace(e, mask=None if e.mask is None else np.asarray(e.mask, dtype=bool)[start:stop])
+        replace(
+            e,
+            mask=None if e.mask is None else np.asarray(e.mask, dtype=bool)[start:stop],
+            start_months=e.start_months
+            if np.ndim(e.start_months) == 0
+            else np.asarray(e.start_months, dtype=float)[start:stop],
+        )
         for e in effects
     )
     trajectories = simulate_trajectories(
@@ -211,6 +218,12 @@ def make_cohort(
     """
     params = params or load_params()
     for effect in effects:
+        if np.ndim(effect.start_months) and np.shape(effect.start_months) != (spec.n,):
+            raise InputError(
+                "effects.start_months",
+                f"needs one value per patient ({spec.n}), got shape "
+                f"{np.shape(effect.start_months)}",
+            )
         if effect.mask is not None and np.shape(effect.mask) != (spec.n,):
             raise InputError(
                 "effects.mask",

@@ -45,6 +45,7 @@ functional loss). Symptom onset is the first time any ``F_r`` falls below a thre
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,9 +61,15 @@ from alsim.disease.mechanistic.schema import (
     UPPER_LIMB,
     pool_index,
 )
+from alsim.errors import InputError
 
 FLOAT = np.float64
 LIMB_LMN = [pool_index(LMN, UPPER_LIMB), pool_index(LMN, LOWER_LIMB)]
+
+
+#: Quarters of the within-patient rate walk (40 years from the trigger; the last one holds).
+WALK_QUARTERS = 160
+WALK_MONTHS_PER_STEP = 3
 
 
 @dataclass(frozen=True)
@@ -73,24 +80,42 @@ class PatientDraws:
     spread: np.ndarray  # sigma_i, per month
     input_scale: np.ndarray  # a_i
     reinnervation: np.ndarray  # c_i >= 1
+    region_factor: np.ndarray | None = None  # (n, 4) u_ir, 1 in the onset region (None: all 1)
+    hazard_walk: np.ndarray | None = None  # (n, Q) exp(w_iq - sd^2/2) per quarter (None: all 1)
 
 
 @dataclass(frozen=True)
 class PathwayEffect:
-    """A therapy's action on the mechanism, from ``start_months`` after symptom onset.
+    """A therapy's action on the mechanism, from ``start_months`` on.
 
     ``input_factor[j]`` multiplies pathway ``j``'s genotype and background input (e.g. 0.3 for
     a 70% cut in mutant SOD1 synthesis acting on misfolding); ``coupling_factor[j]`` multiplies
     every feedback term driving pathway ``j``; ``hazard_factor`` multiplies neuron death
     hazard (neuroprotection). ``mask`` (bool per patient) restricts the effect to some patients.
     Effects never create neurons: they only change rates.
+
+    ``start_months`` is a number or one value per patient (NaN: never), counted from symptom
+    onset (``start_from="onset"``, the default: the effect starts at the first month boundary at
+    least ``start_months`` after onset) or from the trigger of the disease process
+    (``start_from="trigger"``: the effect starts at the month boundary ``ceil(start_months)``
+    after the trigger, before or after onset). Trigger-relative starts allow presymptomatic
+    treatment, e.g. at the month an untreated patient's NfL first crosses a threshold: before the
+    start the treated and untreated worlds are identical (same draws), so that month is the
+    same in both.
     """
 
-    start_months: float = 0.0
+    start_months: float | np.ndarray = 0.0
     input_factor: tuple[float, ...] = (1.0,) * 5
     coupling_factor: tuple[float, ...] = (1.0,) * 5
     hazard_factor: float = 1.0
     mask: np.ndarray | None = None
+    start_from: str = "onset"
+
+    def __post_init__(self) -> None:
+        if self.start_from not in ("onset", "trigger"):
+            raise InputError(
+                "PathwayEffect.start_from", f"must be 'onset' or 'trigger', got {self.start_from!r}"
+            )
 
 
 @dataclass
@@ -129,6 +154,12 @@ def draw_patient_parameters(population, params: MechanisticParams, streams) -> P
         * multiplier
         * np.exp(neurons.age_effect_per_decade * age + neurons.hazard_log_sd * z[:, 0])
     )
+    # Drawn after the others (appending left every earlier draw unchanged). The factors act
+    # from symptom onset on (the onset site is where the trigger was), and the onset region
+    # keeps factor 1: they change how the disease spreads after onset, not where it starts.
+    zr = streams.draw("progression", "standard_normal", size_per_patient=(len(REGIONS),))
+    region_factor = np.exp(neurons.region_vulnerability_log_sd * zr)
+    region_factor[np.arange(region_factor.shape[0]), population.onset_region] = 1.0
     return PatientDraws(
         hazard=hazard,
         spread=spread.rate_median * np.exp(spread.rate_log_sd * z[:, 1]),
@@ -136,7 +167,41 @@ def draw_patient_parameters(population, params: MechanisticParams, streams) -> P
         reinnervation=np.maximum(
             1.0, function.reinnervation_median * np.exp(function.reinnervation_log_sd * z[:, 3])
         ),
+        region_factor=region_factor,
+        hazard_walk=hazard_walk(
+            streams.draw("progression", "standard_normal", size_per_patient=(WALK_QUARTERS,)),
+            neurons.hazard_walk_sd,
+            neurons.hazard_walk_months,
+        ),
     )
+
+
+def hazard_walk(z: np.ndarray, sd: float, correlation_months: float) -> np.ndarray:
+    r"""Within-patient variation of the neuron-loss rate over time: a stationary AR(1) per quarter.
+
+    The patient's rate :math:`\kappa_i` is multiplied by :math:`u_i(t)` below, so the speed of
+    progression drifts within a patient (ALSFRS-R decline is not linear in every patient, and
+    the slope before diagnosis predicts the later course only in part):
+
+    .. math::
+
+        w_{i0} = \sigma_w z_{i0},\quad
+        w_{i,q+1} = \rho\, w_{iq} + \sqrt{1 - \rho^2}\, \sigma_w z_{i,q+1},\quad
+        \rho = e^{-3/\tau}
+
+    (an Ornstein-Uhlenbeck process with SD :math:`\sigma_w` and correlation time
+    :math:`\tau` months, sampled every 3 months from the trigger; the engine applies it from
+    symptom onset on, like the regional factors). Returns the multipliers
+    :math:`e^{w_{iq} - \sigma_w^2/2}` (mean 1), constant within each quarter; after the last
+    quarter the last one holds.
+    """
+    rho = math.exp(-3.0 / correlation_months)
+    innovation = math.sqrt(max(1.0 - rho * rho, 0.0)) * sd
+    w = np.empty_like(z)
+    w[:, 0] = sd * z[:, 0]
+    for q in range(1, z.shape[1]):
+        w[:, q] = rho * w[:, q - 1] + innovation * z[:, q]
+    return np.exp(w - 0.5 * sd * sd)
 
 
 def _genotype_names():
@@ -160,10 +225,21 @@ def adjacency(params: MechanisticParams) -> np.ndarray:
     return a
 
 
-def pool_vulnerability(params: MechanisticParams) -> np.ndarray:
-    """``v_p`` for the eight pools (UMN pools first, then LMN, regions in schema order)."""
+def pool_vulnerability(
+    params: MechanisticParams, region_factor: np.ndarray | None = None
+) -> np.ndarray:
+    """``v_ip`` for the eight pools (UMN pools first, then LMN, regions in schema order).
+
+    Without ``region_factor``: the population vector (8,). With the patients' regional factors
+    ``u_ir`` (n, 4): ``v_ip = v_p u_{i, r(p)}``, shape (n, 8) (a region's UMN and LMN pools share
+    the factor).
+    """
     region = np.asarray(params.neurons.region_vulnerability, dtype=float)
-    return np.concatenate([params.neurons.umn_vulnerability * region, region])
+    base = np.concatenate([params.neurons.umn_vulnerability * region, region])
+    if region_factor is None:
+        return base
+    factor = np.asarray(region_factor, dtype=float)
+    return base * np.concatenate([factor, factor], axis=-1)
 
 
 def regional_function(
@@ -207,7 +283,15 @@ def simulate_trajectories(
     axon_weight = np.concatenate(
         [np.full(len(REGIONS), p.nfl.umn_axon_weight), np.full(len(REGIONS), p.nfl.lmn_axon_weight)]
     )
-    eff_start = np.array([e.start_months for e in effects], dtype=float)
+    eff_start = np.empty((len(effects), n))
+    for k, effect in enumerate(effects):
+        start = np.asarray(effect.start_months, dtype=float)
+        if start.ndim and start.shape != (n,):
+            raise InputError(
+                "effects.start_months", f"needs one value per patient ({n}), got {start.shape}"
+            )
+        eff_start[k] = start
+    eff_from_trigger = np.array([e.start_from == "trigger" for e in effects], dtype=np.bool_)
     eff_input = np.array([e.input_factor for e in effects], dtype=float).reshape(-1, 5)
     eff_coupling = np.array([e.coupling_factor for e in effects], dtype=float).reshape(-1, 5)
     eff_hazard = np.array([e.hazard_factor for e in effects], dtype=float)
@@ -230,11 +314,22 @@ def simulate_trajectories(
         np.ascontiguousarray(inputs0),
         np.ascontiguousarray(draws.spread, dtype=float),
         np.ascontiguousarray(draws.hazard, dtype=float),
+        np.ascontiguousarray(
+            draws.hazard_walk if draws.hazard_walk is not None else np.ones((n, 1)), dtype=float
+        ),
         np.ascontiguousarray(draws.reinnervation, dtype=float),
         np.ascontiguousarray(population.onset_region, dtype=np.int64),
         p.pathways.matrix(),
         adjacency(p),
         pool_vulnerability(p),
+        np.ascontiguousarray(
+            pool_vulnerability(
+                p,
+                draws.region_factor
+                if draws.region_factor is not None
+                else np.ones((n, len(REGIONS))),
+            )
+        ),
         np.asarray(p.pathways.burden_weights, dtype=float),
         axon_weight,
         np.asarray(LIMB_LMN, dtype=np.int64),
@@ -250,6 +345,7 @@ def simulate_trajectories(
         max_months,
         float(horizon_months),
         eff_start,
+        eff_from_trigger,
         eff_input,
         eff_coupling,
         eff_hazard,

@@ -107,11 +107,13 @@ def integrate(
     inputs0,  # (n, 5) background + genotype input
     spread,  # (n,)
     hazard_scale,  # (n,)
+    hazard_walk,  # (n, Q): rate multiplier per quarter from the trigger, used after onset
     reinnervation,  # (n,)
     focal_region,  # (n,) int
     w,  # (5, 5)
     a,  # (8, 8)
-    vulnerability,  # (8,)
+    vulnerability_pre,  # (8,): v_p, used until symptom onset
+    vulnerability,  # (n, 8): v_p times the patient's regional factor, from the month after onset
     burden_w,  # (5,)
     axon_w,  # (8,)
     limb_lmn,  # (2,) pool indices
@@ -126,7 +128,8 @@ def integrate(
     steps_per_month,
     max_months,
     horizon,
-    eff_start,  # (E,)
+    eff_start,  # (E, n) start per patient (NaN: never)
+    eff_from_trigger,  # (E,) bool: start counted from the trigger (else from onset)
     eff_input,  # (E, 5)
     eff_coupling,  # (E, 5)
     eff_hazard,  # (E,)
@@ -240,17 +243,23 @@ def integrate(
                         inputs[j, s] = inputs0[i, j]
                         coupling[j, s] = 1.0
                     for e in range(n_effects):
-                        if (
-                            eff_mask[e, i]
-                            and not math.isnan(onset_i)
-                            and m - onset_i >= eff_start[e]
-                        ):
+                        if eff_from_trigger[e]:
+                            started = m >= eff_start[e, i]  # False for NaN
+                        else:
+                            started = not math.isnan(onset_i) and m - onset_i >= eff_start[e, i]
+                        if eff_mask[e, i] and started:
                             for j in range(N_PATHWAYS):
                                 inputs[j, s] *= eff_input[e, j]
                                 coupling[j, s] *= eff_coupling[e, j]
                             hazard_factor *= eff_hazard[e]
+                    # After onset only: the regional factors and the drift of the rate shape the
+                    # course from symptoms on, not when or where the disease starts.
+                    walk = 1.0
+                    if not math.isnan(onset_i):
+                        walk = hazard_walk[i, min(m // 3, hazard_walk.shape[1] - 1)]
                     for p in range(N_POOLS):
-                        rate_dt[p, s] = hazard_scale[i] * vulnerability[p] * hazard_factor * dt
+                        v_p = vulnerability_pre[p] if math.isnan(onset_i) else vulnerability[i, p]
+                        rate_dt[p, s] = hazard_scale[i] * walk * v_p * hazard_factor * dt
                     spread_s[s] = spread[i]
                     break
                 # -- the patient is done: months after its stop keep the last state ----------------

@@ -15,12 +15,19 @@ log-normal noise factors (blood NfL, CSF SOD1) may differ from NumPy's in the la
 * **Blood NfL** ``= control_i(age) + g * s(t)`` where ``s`` is the axon-weighted neuron-loss rate
   smoothed with the clearance time; CSF NfL is ``csf_to_blood_ratio`` times higher.
 * **Milestones**: gastrostomy when bulbar function falls below its threshold (accepted with a
-  probability), NIV when FVC < 50% (accepted with a probability), permanent ventilation when
-  respiratory function falls below its threshold (accepted with a probability), death when the
-  cumulative hazard exceeds the patient's Exp(1) draw; hazard
-  ``h = h_bg(age) + [exp(l + b_r (1 - F_trunk) + b_b (1 - F_bulbar)) - exp(l)] HR_NIV HR_PAV``.
+  probability), NIV when FVC < 50% (accepted with a probability). The end point (death or
+  respiratory failure) comes when the cumulative hazard
+  ``h = h_bg(age) + h_d``, ``h_d = [exp(l + b_r (1 - F_resp) + b_b (1 - F_bulbar)) - exp(l)] HR_NIV``
+  exceeds the patient's Exp(1) draw. It is disease-caused with probability ``h_d / h`` (competing
+  risks); a disease-caused end point in a patient who accepts tracheostomy (probability
+  ``pav_uptake``) is permanent assisted ventilation (PAV) instead of death, after which the
+  patient dies when a second Exp(1) draw is exceeded by the cumulative hazard
+  ``h_bg + h_d HR_PAV`` from the PAV time. Death-or-PAV is therefore the same time whether or not
+  a patient accepts PAV.
 * **Diagnosis** when the expected ALSFRS-R loss since onset reaches the patient's threshold
-  ``q_i`` (log-normal), at least ``min_months`` after onset and no later than death.
+  ``q_i`` (log-normal), at least ``min_months`` after onset, not before the patient's referral
+  lag ``l_i`` (log-normal, independent of progression: the care pathway) and no later than the
+  end point (death or PAV).
 
 The expected (noise-free) total ``E = sum_i sum_k Phi((L_i - tau_ik) / s_e)`` is evaluated only
 as far as the diagnosis needs it; :attr:`Observations.expected_total` computes the whole series
@@ -94,7 +101,6 @@ Constants = namedtuple(
         "fvc_floor",
         "fvc_exponent",
         "niv_fvc_threshold",
-        "pav_function_threshold",
         "gastrostomy_threshold",
         "log_rate",
         "resp_slope",
@@ -122,6 +128,25 @@ Constants = namedtuple(
         "first_diagnosis",  # grid index of the first t >= diagnosis.min_months
     ],
 )
+
+
+@njit(**JIT)
+def _first_passage(t, hazard, start, offset, e):
+    """When the cumulative hazard from ``t[start] + offset`` first reaches ``e``.
+
+    ``hazard[m]`` is constant over ``(t_m, t_m + 1]`` (a unit grid). Returns ``(time, k, m)``:
+    the event time, the first grid index at or after it and the month ``m`` it falls in;
+    ``(nan, T - 1, T - 1)`` when the hazard does not accumulate ``e`` within the grid.
+    """
+    n = t.shape[0]
+    cumulative = 0.0
+    for m in range(start, n - 1):
+        lead = offset if m == start else 0.0
+        step = hazard[m] * (1.0 - lead)
+        if step > 0 and cumulative + step >= e:
+            return t[m] + lead + (e - cumulative) / hazard[m], m + 1, m
+        cumulative += step
+    return math.nan, n - 1, n - 1
 
 
 @njit(**JIT)
@@ -244,7 +269,10 @@ def _observe_patients(
     fvc0,  # (n,)
     uptake,  # (n, 3) bool: gastrostomy, NIV, PAV accepted
     death_e,  # (n,) Exp(1)
+    cause_u,  # (n,) U(0, 1): which cause ends the first event (disease vs background)
+    pav_e,  # (n,) Exp(1): survival on permanent ventilation
     diagnosis_q,  # (n,) expected-loss threshold
+    referral,  # (n,) months from onset before which no diagnosis is made (care pathway)
     age_onset,  # (n,) years
     weight0,  # (n,) kg
     c,  # Constants
@@ -274,6 +302,7 @@ def _observe_patients(
     umn = np.empty(n_times)
     release = np.empty(n_times)
     hazard = np.empty(n_times)
+    disease_h = np.empty(n_times)
     smooth = np.empty(k_max + 1)
     for i in range(n):
         # NfL: axon-loss rate smoothed with the clearance time, on the trigger grid.
@@ -305,40 +334,34 @@ def _observe_patients(
         # -- supportive care: first post-onset crossings, taken up with a probability --------------
         t_gastro = _crossing(t, bulbar, c.gastrostomy_threshold, c.first_post, True)
         t_niv = _crossing(t, fvc_true, c.niv_fvc_threshold, c.first_post, True)
-        t_pav = _crossing(t, resp, c.pav_function_threshold, c.first_post, True)
         t_gastro = t_gastro if uptake[i, 0] else math.nan
         t_niv = t_niv if uptake[i, 1] else math.nan
-        t_pav = t_pav if uptake[i, 2] else math.nan
 
-        # -- death: the cumulative hazard (from onset) reaches the patient's Exp(1) draw -----------
+        # -- end point: the cumulative hazard (from onset) reaches the patient's Exp(1) draw -------
         # The hazard of grid month k applies over (t_k, t_k + 1]; `cumulative` is H(t_k).
         baseline = math.exp(c.log_rate)
-        cumulative = 0.0
-        cumulative_before = 0.0
-        t_death = math.nan
-        k_death = n_times - 1  # the first grid point at or after death
         for k in range(n_times):
             h = 0.0
+            disease_h[k] = 0.0
             if k >= c.first_post:
                 disease = math.exp(
                     c.log_rate + c.resp_slope * (1.0 - resp[k]) + c.bulbar_slope * (1.0 - bulbar[k])
                 )
-                disease = (disease - baseline) * (c.niv_hazard_ratio if t[k] >= t_niv else 1.0)
-                disease = disease * (c.pav_hazard_ratio if t[k] >= t_pav else 1.0)
+                disease_h[k] = (disease - baseline) * (c.niv_hazard_ratio if t[k] >= t_niv else 1.0)
                 age = age_onset[i] + t[k] / 12.0
-                h = disease + c.gompertz_a_per_month * math.exp(c.gompertz_b_per_year * age)
+                h = disease_h[k] + c.gompertz_a_per_month * math.exp(c.gompertz_b_per_year * age)
             hazard[k] = h
-            if k > 0:
-                cumulative_before = cumulative
-                cumulative = cumulative + hazard[k - 1]
-            if cumulative >= death_e[i]:
-                before = max(k - 1, 0)
-                fraction = 0.0
-                if hazard[before] > 0:
-                    fraction = (death_e[i] - cumulative_before) / max(hazard[before], 1e-300)
-                t_death = t[before] + min(max(fraction, 0.0), 1.0)
-                k_death = k
-                break
+        t_end, k_end, month = _first_passage(t, hazard, 0, 0.0, death_e[i])
+        t_pav = math.nan
+        t_death = t_end
+        if not math.isnan(t_end) and uptake[i, 2] and hazard[month] > 0:
+            # Disease-caused (probability h_d / h over the month of the event) and accepted:
+            # permanent ventilation instead of death; the disease hazard falls by HR_PAV.
+            if cause_u[i] * hazard[month] < disease_h[month]:
+                t_pav = t_end
+                for k in range(n_times):
+                    hazard[k] = hazard[k] - disease_h[k] * (1.0 - c.pav_hazard_ratio)
+                t_death, _, _ = _first_passage(t, hazard, month, t_end - t[month], pav_e[i])
 
         # -- status on the grid; what is measured while alive (nothing after death) ----------------
         product = 1.0
@@ -402,7 +425,7 @@ def _observe_patients(
         # or after death: a later crossing would be cut to the death time anyway.
         t_diag = math.nan
         previous = 0.0  # the loss at the grid point before (0 before onset)
-        for k in range(max(c.first_diagnosis - 1, 0), k_death + 1):
+        for k in range(max(c.first_diagnosis - 1, 0), k_end + 1):
             loss = 0.0
             if k >= c.first_post:
                 loss = MAX_TOTAL - _expected(
@@ -412,12 +435,15 @@ def _observe_patients(
                 t_diag = _crossing_time(t, k, previous, loss, diagnosis_q[i], False)
                 break
             previous = loss
+        # Not before the patient's referral lag; no later than the end point (death or PAV).
+        if not math.isnan(t_diag):
+            t_diag = max(t_diag, referral[i])
+        if not math.isnan(t_end):
+            t_diag = t_end if math.isnan(t_diag) else min(t_diag, t_end)
         if not math.isnan(t_death):
-            t_diag = t_death if math.isnan(t_diag) else min(t_diag, t_death)
             # Events at or after death do not happen.
             t_gastro = math.nan if t_gastro >= t_death else t_gastro
             t_niv = math.nan if t_niv >= t_death else t_niv
-            t_pav = math.nan if t_pav >= t_death else t_pav
         milestones[i, 0] = t_diag
         milestones[i, 1] = t_gastro
         milestones[i, 2] = t_niv
@@ -478,6 +504,10 @@ def observe(
     z = streams.draw("milestones", "standard_normal", size_per_patient=(5,))
     u = streams.draw("milestones", "random", size_per_patient=(3,))
     death_e = streams.draw("milestones", "standard_exponential")
+    # Drawn after the others so that adding them left every earlier draw unchanged.
+    cause_u = streams.draw("milestones", "random")
+    pav_e = streams.draw("milestones", "standard_exponential")
+    referral_z = streams.draw("milestones", "standard_normal")
     noise = streams.draw(
         "measurement", "standard_normal", size_per_patient=(n_times, 12), dtype=np.float32
     )
@@ -495,7 +525,6 @@ def observe(
         fvc_floor=resp.fvc_floor,
         fvc_exponent=resp.fvc_exponent,
         niv_fvc_threshold=resp.niv_fvc_threshold,
-        pav_function_threshold=resp.pav_function_threshold,
         gastrostomy_threshold=resp.gastrostomy_threshold,
         log_rate=m.log_rate,
         resp_slope=m.resp_slope,
@@ -525,6 +554,9 @@ def observe(
     fvc0 = np.clip(resp.fvc_baseline_mean + resp.fvc_baseline_sd * z[:, 0], 55.0, 140.0)
     uptake = u < np.array([resp.gastrostomy_uptake, resp.niv_uptake, resp.pav_uptake])
     q = dx.loss_median_points * np.exp(dx.loss_log_sd * z[:, 1])
+    referral = dx.referral_median_months * np.exp(dx.referral_log_sd * referral_z)
+    if getattr(population, "ancestry", None) == "east_asian":
+        referral = referral * dx.referral_factor_east_asian  # another health-care pathway
     onset = np.asarray(trajectories.onset_months, dtype=float)
 
     items = np.empty((n, n_times, 12), dtype=np.int8)
@@ -553,7 +585,10 @@ def observe(
         fvc0,
         uptake,
         death_e,
+        cause_u,
+        pav_e,
         q,
+        referral,
         np.asarray(population.age_onset_years, dtype=float),
         np.asarray(population.weight_kg, dtype=float),
         constants,

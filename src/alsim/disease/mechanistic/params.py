@@ -97,9 +97,12 @@ class Spread(_Frozen):
 class Neurons(_Frozen):
     hazard_median: Positive
     hazard_log_sd: NonNegative
+    hazard_walk_sd: NonNegative = 0.0
+    hazard_walk_months: Positive = 24.0
     burden_threshold: NonNegative
     umn_vulnerability: Positive
     region_vulnerability: Annotated[list[Positive], Field(min_length=4, max_length=4)]
+    region_vulnerability_log_sd: NonNegative = 0.0
     age_effect_per_decade: float
     genotype_hazard: dict[str, Positive]
     sod1_a4v_hazard: Positive
@@ -151,7 +154,6 @@ class Respiratory(_Frozen):
     fvc_measurement_sd: NonNegative
     niv_fvc_threshold: Positive
     niv_uptake: Fraction
-    pav_function_threshold: Fraction
     pav_uptake: Fraction
     gastrostomy_threshold: Fraction
     gastrostomy_uptake: Fraction
@@ -171,6 +173,9 @@ class Diagnosis(_Frozen):
     loss_median_points: Positive
     loss_log_sd: NonNegative
     min_months: NonNegative
+    referral_median_months: NonNegative = 0.0
+    referral_log_sd: NonNegative = 0.0
+    referral_factor_east_asian: Positive = 1.0
 
 
 class Nfl(_Frozen):
