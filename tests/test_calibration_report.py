@@ -128,7 +128,10 @@ def test_synthetic_cohort_respects_the_contract(cohort):
 def test_every_shipped_target_is_evaluated(results):
     targets = load_targets()
     assert tuple(results.columns) == RESULT_COLUMNS
-    assert results["id"].tolist() == [t.id for t in targets.targets]
+    assert results["id"].tolist() == [t.id for t in [*targets.targets, *targets.context]]
+    assert results["role"].tolist() == ["target"] * len(targets.targets) + ["context"] * len(
+        targets.context
+    )
     # the crude cohort still yields a number for nearly every statistic
     assert results["simulated"].notna().mean() > 0.8
     assert results["passed"].dtype == bool
@@ -159,9 +162,15 @@ def test_report_renders_every_figure_and_the_table(cohort, results):
     for target in load_targets().targets:
         assert f"<td>{target.id}<div" in table
         assert f'href="{target.source}"' in html
-    n_fail_hard = int((~results["passed"] & results["hard"]).sum())
+    targets_only = results[results["role"] == "target"]
+    n_fail_hard = int((~targets_only["passed"] & targets_only["hard"]).sum())
     assert table.count('<tr class="fail">') == n_fail_hard
-    assert table.count('<tr class="pass">') == int(results["passed"].sum())
+    assert table.count('<tr class="pass">') == int(targets_only["passed"].sum())
+    # Context entries have their own table with the reason each is not a target.
+    context = re.search(r'<table id="context-table">(.*?)</table>', html, re.S).group(1)
+    for entry in load_targets().context:
+        assert f"<td>{entry.id}<div" in context and f"<td>{entry.id}<div" not in table
+    assert "Why not a target".lower() in html.lower()
     assert "synthetic-test" in html and "seed 7" in html
     assert "Trial-like selection versus the unselected cohort" in html
     assert "PARALS-ct" in html

@@ -39,10 +39,9 @@ def test_shipped_targets_load_and_cover_the_required_topics():
         "alsfrs_slope_sd",
         "alsfrs_decline_quartile_skewness",
         "survival_median",
-        "survival_within_factor",
+        "survival_probability",
         "survival_median_ratio",
         "fvc_slope_mean",
-        "nfl_control_ratio_diagnosis",
         "nfl_share_above_cutoff_diagnosis",
         "nfl_presymptomatic_lead_median",
         "mu_lead_median",
@@ -53,7 +52,16 @@ def test_shipped_targets_load_and_cover_the_required_topics():
     assert by_id["survival_median_sod1_a4v"].value == pytest.approx(14.4)
     assert by_id["survival_median_sod1_non_a4v"].value == pytest.approx(81.6)
     assert by_id["survival_median_population"].value == pytest.approx(31.2)
-    assert by_id["survival_median_trial_enrolled"].value == pytest.approx(46.8)
+    assert by_id["pav_share"].value == pytest.approx(0.106)
+    context = {t.id: t for t in targets.context}
+    # Published numbers kept beside the calibration, each with the reason it is not a target.
+    assert context["survival_median_trial_enrolled"].value == pytest.approx(46.8)
+    assert all(entry.reason.strip() and not entry.hard for entry in context.values())
+    # The spread of survival is a target through the population-based 5-year survival (with the
+    # median); the SEALS and early-death numbers are shown as context with their reasons.
+    assert "survival_5y_population" in by_id
+    assert {"survival_spread_half_to_double", "death_within_12m_of_diagnosis"} <= set(context)
+    assert not set(context) & set(by_id)
     assert by_id["onset_age_mean_c9orf72"].filter == {"genotype": "C9orf72"}
     assert by_id["onset_age_mean_east_asia"].ancestry == "east_asian"
 
@@ -480,3 +488,126 @@ def test_evaluate_accepts_a_cohort_and_a_list():
     c = Cohort(*hand_cohort())
     res = evaluate_targets(_eval_targets().targets[:2], c)
     assert res["id"].tolist() == ["edge", "bulbar"]
+
+
+# -- context entries ----------------------------------------------------------------------------
+
+
+def _context_doc(**changes):
+    doc = {
+        "version": 1,
+        "targets": [
+            {
+                "id": "a",
+                "statistic": "onset_age_mean",
+                "value": 60.0,
+                "tolerance": 1.0,
+                "unit": "years",
+                "population": "population-based",
+                "ancestry": "any",
+                "source": "https://example.org/a",
+                "note": "n",
+            }
+        ],
+        "context": [
+            {
+                "id": "b",
+                "statistic": "onset_age_mean",
+                "value": 50.0,
+                "tolerance": 1.0,
+                "unit": "years",
+                "population": "clinic",
+                "ancestry": "any",
+                "source": "https://example.org/b",
+                "note": "n",
+                "reason": "a referral clinic, not the simulated population",
+            }
+        ],
+    }
+    for key, value in changes.items():
+        doc["context"][0][key] = value
+    return doc
+
+
+def test_context_entries_are_evaluated_but_never_counted():
+    targets = parse_targets(_context_doc())
+    patients = pd.DataFrame({"subject_id": ["p1", "p2"], "age_onset_years": [60.0, 60.5]})
+    visits = pd.DataFrame({"subject_id": ["p1"], "t_months": [0.0]})
+    results = evaluate_targets(targets, patients, visits)
+    assert list(results["role"]) == ["target", "context"]
+    assert results.loc[1, "reason"].startswith("a referral clinic")
+    assert not results.loc[1, "passed"]  # 60.25 is far from 50 ...
+    summary = calibration_summary(results)
+    assert summary["calibrated"] and summary["n_hard"] == 1  # ... but it is not a target
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"reason": "  "}, "reason must say why"),
+        ({"hard": True}, "cannot be hard"),
+        ({"id": "a"}, "is also a target id"),
+    ],
+)
+def test_context_entry_errors(changes, message):
+    with pytest.raises(InputError, match=message):
+        parse_targets(_context_doc(**changes))
+
+
+def test_event_within_months_of_diagnosis_is_kaplan_meier_from_diagnosis():
+    patients = pd.DataFrame(
+        {
+            "subject_id": [f"p{i}" for i in range(4)],
+            "t_diagnosis_months": [10.0, 10.0, 5.0, np.nan],
+            "t_death_months": [15.0, 40.0, np.nan, 20.0],
+            "t_pav_months": [np.nan] * 4,
+            "horizon_months": [120.0, 120.0, 12.0, 120.0],
+        }
+    )
+    visits = pd.DataFrame({"subject_id": ["p0"], "t_months": [0.0]})
+    cohort = Cohort(patients, visits)
+    # From diagnosis: death at 5 and 30 months, one censored at 7 months, one never diagnosed.
+    # KM: S(5) = 2/3; S(12) = 2/3 (the censoring at 7 removes one at risk) -> 1/3 die by 12.
+    value = STATISTICS["event_within_months_of_diagnosis"](cohort, {"months": 12.0})
+    assert value == pytest.approx(1.0 / 3.0)
+
+
+@pytest.mark.parametrize("sigma", [0.6, 1.0])
+def test_survival_within_factor_of_prediction_recovers_a_lognormal_spread(sigma):
+    """Residual log-SD sigma given the predictors: the share is 2 Phi(ln 2 / sigma) - 1."""
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(11)
+    n = 6000
+    age = rng.normal(62.0, 10.0, n)
+    bulbar = rng.random(n) < 0.3
+    delay = np.exp(rng.normal(np.log(11.0), 0.5, n))
+    log_median = 3.0 - 0.3 * (age - 60.0) / 10.0 - 0.3 * bulbar + 0.4 * np.log(delay / 11.0)
+    after = np.exp(log_median + sigma * rng.standard_normal(n))
+    death = delay + after
+    horizon = 240.0
+    patients = pd.DataFrame(
+        {
+            "subject_id": [f"p{i}" for i in range(n)],
+            "age_onset_years": age,
+            "onset_region": np.where(bulbar, "bulbar", "lower_limb"),
+            "t_diagnosis_months": delay,
+            "t_death_months": np.where(death <= horizon, death, np.nan),
+            "t_pav_months": np.nan,
+            "horizon_months": horizon,
+        }
+    )
+    visits = pd.DataFrame({"subject_id": ["p0"], "t_months": [0.0]})
+    value = STATISTICS["survival_within_factor_of_prediction"](Cohort(patients, visits), {})
+    expected = 2.0 * norm.cdf(math.log(2.0) / sigma) - 1.0
+    se = math.sqrt(expected * (1.0 - expected) / n)
+    assert abs(value - expected) < 4.0 * se + 0.01  # + fitted-coefficient error
+
+
+def test_docs_list_exactly_the_shipped_targets():
+    from pathlib import Path
+
+    from alsim.cohort.targets import targets_markdown
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "calibration-targets.md"
+    assert targets_markdown(load_targets()) in page.read_text(encoding="utf-8")

@@ -187,6 +187,12 @@ def calibrate(
     confirm_n: Annotated[
         int, typer.Option(help="European cohort size of the confirmation run.")
     ] = 20000,
+    workers: Annotated[
+        int, typer.Option(help="Processes evaluating the Jacobian's columns (same fit).")
+    ] = 1,
+    soft_weight: Annotated[
+        float, typer.Option(help="Weight of soft targets in the objective (hard ones: 1).")
+    ] = 0.3,
 ) -> None:
     """Fit the mechanistic model to the calibration targets; write parameters and a report."""
     from alsim.cohort.calibrate import (
@@ -202,6 +208,9 @@ def calibrate(
 
     _positive_int("--n", n)
     _positive_int("--confirm-n", confirm_n)
+    _positive_int("--workers", workers)
+    if not 0.0 <= soft_weight <= 1.0:
+        raise InputError("--soft-weight", f"must be in [0, 1], got {soft_weight}")
     if max_evaluations < 0:
         raise InputError("--max-evaluations", f"must be >= 0, got {max_evaluations}")
     target_set = load_targets(targets)
@@ -228,6 +237,8 @@ def calibrate(
             setup=setup,
             confirm=confirm,
             max_evaluations=max_evaluations,
+            workers=workers,
+            soft_weight=soft_weight,
             progress=lambda k, cost, _values: bar.update(
                 task, completed=min(k, max_evaluations), description=f"fitting (cost {cost:.1f})"
             ),

@@ -53,6 +53,12 @@ DEFAULT_FREE: dict[str, tuple[float, float]] = {
     "nfl.release_exponent": (0.2, 1.5),
     "spread.rate_log_sd": (0.1, 1.5),
     "neurons.age_effect_per_decade": (0.01, 0.6),
+    "respiratory.pav_uptake": (0.02, 0.9),
+    "neurons.region_vulnerability_log_sd": (0.05, 1.5),
+    "neurons.hazard_walk_sd": (0.05, 2.0),
+    "diagnosis.loss_log_sd": (0.3, 2.0),
+    "diagnosis.referral_median_months": (0.5, 30.0),
+    "diagnosis.referral_factor_east_asian": (0.5, 4.0),
 }
 LINEAR = {"mortality.log_rate": (-12.0, -3.0)}
 
@@ -161,27 +167,40 @@ def evaluate(
     """Evaluate every target on its cohort; returns (results table, cohorts)."""
     cohorts = simulate_for_targets(params, setup, seed_offset=seed_offset)
     groups: dict[str, list] = {}
-    for target in targets.targets:
+    for target in [*targets.targets, *targets.context]:
         groups.setdefault(_which_cohort(target), []).append(target)
     tables = []
     for name, group in groups.items():
-        subset = type(targets).model_validate(
-            {**targets.model_dump(), "targets": [t.model_dump() for t in group]}
-        )
-        table = evaluate_targets(subset, cohorts[name].patients, cohorts[name].visits)
+        table = evaluate_targets(group, cohorts[name].patients, cohorts[name].visits)
         table["cohort"] = name
         tables.append(table)
-    order = {t.id: i for i, t in enumerate(targets.targets)}
+    order = {t.id: i for i, t in enumerate([*targets.targets, *targets.context])}
     results = pd.concat(tables, ignore_index=True)
     results = results.sort_values("id", key=lambda s: s.map(order)).reset_index(drop=True)
     return results, cohorts
 
 
 def _residuals(results: pd.DataFrame, soft_weight: float) -> np.ndarray:
+    if "role" in results:  # context entries are shown, never fitted
+        results = results[results["role"] == "target"]
     z = results["z"].to_numpy(dtype=float)
     z = np.where(np.isfinite(z), z, 10.0)
     weight = np.where(results["hard"].to_numpy(dtype=bool), 1.0, soft_weight)
     return np.clip(z, -10.0, 10.0) * weight
+
+
+# Worker-process state of a parallel fit (set once per worker by _init_worker).
+_WORKER: dict = {}
+
+
+def _init_worker(params, targets, setup, soft_weight) -> None:
+    _WORKER.update(params=params, targets=targets, setup=setup, soft_weight=soft_weight)
+
+
+def _worker_residuals(values: dict[str, float]) -> np.ndarray:
+    w = _WORKER
+    results, _ = evaluate(with_values(w["params"], values), w["targets"], w["setup"])
+    return _residuals(results, w["soft_weight"])
 
 
 def calibrate(
@@ -194,12 +213,19 @@ def calibrate(
     max_evaluations: int = 120,
     soft_weight: float = 0.3,
     progress=None,
+    workers: int = 1,
 ) -> CalibrationResult:
     """Fit ``free`` parameters to ``targets`` and confirm on fresh seeds.
 
     ``confirm`` sets the (larger) cohorts of the confirmation run, whose results are reported;
-    by default the fit's sizes.
+    by default the fit's sizes. With ``max_evaluations=0`` the parameters are only evaluated:
+    a set that already carries a ``[calibration]`` record keeps it unchanged. ``max_evaluations`` counts every cohort evaluation, the
+    finite-difference Jacobian's included; with ``workers > 1`` the Jacobian's columns are
+    evaluated in that many processes (the fit is the same: every evaluation uses the same
+    seeds, so results do not depend on ``workers``).
     """
+    from concurrent.futures import ProcessPoolExecutor
+
     targets = targets or load_targets()
     setup = setup or CalibrationCohorts()
     confirm = confirm or setup
@@ -211,31 +237,78 @@ def calibrate(
     start = np.array([np.log(_get(data, k)) if k in free else _get(data, k) for k in names])
     start = np.clip(start, lower + 1e-9, upper - 1e-9)
     history: list[dict] = []
+    diff_step = 0.05
+    pool = (
+        ProcessPoolExecutor(
+            max_workers=workers,
+            initializer=_init_worker,
+            initargs=(params, targets, setup, soft_weight),
+        )
+        if workers > 1
+        else None
+    )
 
     def unpack(x):
         return {
             k: (float(np.exp(v)) if k in free else float(v)) for k, v in zip(names, x, strict=True)
         }
 
-    def objective(x):
-        if len(history) >= max_evaluations:
-            raise _BudgetSpent  # least_squares does not count Jacobian evaluations
-        values = unpack(x)
-        results, _ = evaluate(with_values(params, values), targets, setup)
-        residuals = _residuals(results, soft_weight)
+    def record(values: dict[str, float], residuals: np.ndarray) -> None:
         history.append({"values": values, "cost": float(np.sum(residuals**2))})
         if progress:
             progress(len(history), history[-1]["cost"], values)
+
+    def evaluate_many(points: list[np.ndarray]) -> list[np.ndarray]:
+        if len(history) + len(points) > max_evaluations:
+            raise _BudgetSpent
+        values = [unpack(x) for x in points]
+        if pool is None:
+            out = [
+                _residuals(evaluate(with_values(params, v), targets, setup)[0], soft_weight)
+                for v in values
+            ]
+        else:
+            out = list(pool.map(_worker_residuals, values))
+        for v, r in zip(values, out, strict=True):
+            record(v, r)
+        return out
+
+    last: dict[str, np.ndarray] = {}
+
+    def objective(x):
+        residuals = evaluate_many([x])[0]
+        last["x"], last["r"] = np.array(x), residuals
         return residuals
 
-    if max_evaluations > 0:
-        try:
-            least_squares(objective, start, bounds=(lower, upper), diff_step=0.05, x_scale=1.0)
-        except _BudgetSpent:
-            pass
-        best = min(history, key=lambda h: h["cost"])["values"]
-    else:
-        best = unpack(start)
+    def jacobian(x):
+        # Forward differences (scipy's 2-point rule), stepping inwards at an upper bound.
+        x = np.asarray(x, dtype=float)
+        if "x" in last and np.array_equal(last["x"], x):
+            r0 = last["r"]
+        else:
+            r0 = objective(x)
+        steps = diff_step * np.maximum(1.0, np.abs(x))
+        steps = np.where(x + steps > upper, -steps, steps)
+        points = []
+        for j in range(x.size):
+            point = x.copy()
+            point[j] += steps[j]
+            points.append(point)
+        columns = evaluate_many(points)
+        return np.column_stack([(r - r0) / h for r, h in zip(columns, steps, strict=True)])
+
+    try:
+        if max_evaluations > 0:
+            try:
+                least_squares(objective, start, jac=jacobian, bounds=(lower, upper), x_scale=1.0)
+            except _BudgetSpent:
+                pass
+            best = min(history, key=lambda h: h["cost"])["values"] if history else unpack(start)
+        else:
+            best = unpack(start)
+    finally:
+        if pool is not None:
+            pool.shutdown()
     fitted = with_values(params, best)
     # Confirm on fresh seeds: these are the numbers the report shows.
     results, cohorts = evaluate(fitted, targets, confirm, seed_offset=1000)
@@ -260,7 +333,11 @@ def calibrate(
         "evaluations": len(history),
         "hard_passed": f"{summary['n_hard_passed']}/{summary['n_hard']}",
     }
-    fitted = parse_params({**fitted.model_dump(), "calibration": provenance}, source="calibration")
+    if max_evaluations > 0 or params.calibration is None:
+        fitted = parse_params(
+            {**fitted.model_dump(), "calibration": provenance}, source="calibration"
+        )
+    # else: evaluation only of an already fitted set: keep its own provenance (and digest).
     europe = cohorts["european"]
     return CalibrationResult(fitted, results, summary, history, europe.patients, europe.visits)
 

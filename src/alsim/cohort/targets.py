@@ -49,6 +49,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from alsim.analysis.survival import kaplan_meier_table
@@ -578,6 +579,100 @@ def survival_within_factor(c: Cohort, f: Mapping[str, Any]) -> float:
     return km.at(m / k) - km.at(m * k) if np.isfinite(m) else math.nan
 
 
+@_statistic("event_within_months_of_diagnosis", unit="fraction", event="death")
+def event_within_months_of_diagnosis(c: Cohort, f: Mapping[str, Any]) -> float:
+    """Kaplan-Meier probability of ``event`` within ``months`` after diagnosis (diagnosed patients).
+
+    Time origin: diagnosis; patients diagnosed at their end point count as events at time 0.
+    """
+    t_diag = c.pcol("t_diagnosis_months")
+    time, observed = c.survival_data(f["event"])
+    with np.errstate(invalid="ignore"):
+        keep = c.subset(f) & np.isfinite(t_diag) & ~(t_diag > time)
+    if not keep.any():
+        return math.nan
+    km = kaplan_meier_table(np.maximum(time - t_diag, 0.0)[keep], observed[keep])
+    return 1.0 - km.at(float(f["months"]))
+
+
+@_statistic("survival_within_factor_of_prediction", unit="fraction", factor=2.0)
+def survival_within_factor_of_prediction(c: Cohort, f: Mapping[str, Any]) -> float:
+    r"""Share of patients whose survival from diagnosis lies within a factor of its prediction.
+
+    The SEALS reading of prognostic spread (Knibb et al., JNNP 2016, PMC5136716): with their
+    prediction from age at onset, site of onset and diagnostic delay, a patient's survival from
+    diagnosis has about a 50% chance of falling between half and twice the predicted median.
+    alsim repeats the comparison on the simulated cohort: a log-normal accelerated-failure-time
+    model with the SEALS predictors available in the cohort (age at onset, bulbar onset, log
+    diagnostic delay; riluzole and NIV use are not simulated as choices) is fitted by maximum
+    likelihood with right censoring,
+
+    .. math:: \log R_i = x_i^\top \beta + \sigma \varepsilon_i, \quad
+              m_i = e^{x_i^\top \beta},
+
+    with :math:`R_i` the time from diagnosis to ``death_or_pav``. The statistic is the share of
+    patients with :math:`m_i / k \le R_i \le k\, m_i` (``k`` = ``factor``) among those whose
+    status is known (event observed, or followed beyond :math:`k\, m_i`). It measures how much
+    of individual survival the usual clinical predictors leave unexplained. Patients never
+    diagnosed, or diagnosed at their end point, are left out.
+    """
+    pt = c.patients
+    t_diag = c.pcol("t_diagnosis_months")
+    time, event = c.survival_data("death_or_pav")
+    with np.errstate(invalid="ignore"):
+        keep = c.subset(f) & np.isfinite(t_diag) & (t_diag > 0) & (time > t_diag)
+    if keep.sum() < 50:
+        return math.nan
+    r = (time - t_diag)[keep]
+    observed = event[keep].astype(bool)
+    x = np.column_stack(
+        [
+            np.ones(r.size),
+            (c.pcol("age_onset_years")[keep] - 60.0) / 10.0,
+            (pt["onset_region"].astype(str).to_numpy()[keep] == "bulbar").astype(float),
+            np.log(t_diag[keep]),
+        ]
+    )
+    beta, _ = _lognormal_aft(np.log(r), observed, x)
+    m = np.exp(x @ beta)
+    k = float(f["factor"])
+    inside = observed & (r >= m / k) & (r <= m * k)
+    known = observed | (r >= m * k)
+    return float(inside.sum() / known.sum()) if known.any() else math.nan
+
+
+def _lognormal_aft(y: np.ndarray, observed: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, float]:
+    """Maximum-likelihood normal regression of ``y`` with right censoring (``observed`` False)."""
+    from scipy.optimize import minimize
+    from scipy.special import log_ndtr
+
+    # Constant columns (e.g. no FTD in a subset) other than the intercept are dropped by zeroing.
+    usable = np.ptp(x, axis=0) > 0
+    usable[0] = True
+    xs = x[:, usable]
+    start = np.linalg.lstsq(xs[observed], y[observed], rcond=None)[0]
+    resid = y[observed] - xs[observed] @ start
+    theta0 = np.r_[start, math.log(max(float(np.std(resid)), 1e-3))]
+
+    def nll(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        b, log_s = theta[:-1], theta[-1]
+        s = math.exp(log_s)
+        z = (y - xs @ b) / s
+        log_sf = log_ndtr(-z)
+        ll = np.where(observed, -0.5 * z * z - log_s, log_sf).sum()
+        # d/dz of the censored term: phi(z) / (1 - Phi(z)) (inverse Mills ratio).
+        mills = np.exp(-0.5 * z * z - 0.5 * math.log(2 * math.pi) - log_sf)
+        dz = np.where(observed, z, mills)  # d(-ll)/d(y - xb) * s, up to sign
+        grad_b = -(xs.T @ dz) / s
+        grad_s = -np.sum(np.where(observed, z * z - 1.0, mills * z))
+        return -ll, np.r_[grad_b, grad_s]
+
+    res = minimize(nll, theta0, jac=True, method="BFGS")
+    beta = np.zeros(x.shape[1])
+    beta[usable] = res.x[:-1]
+    return beta, math.exp(res.x[-1])
+
+
 @_statistic("milestone_share", unit="fraction")
 def milestone_share(c: Cohort, f: Mapping[str, Any]) -> float:
     """Fraction of patients reaching ``event`` (gastrostomy, niv or pav) within the horizon."""
@@ -747,6 +842,11 @@ _STAT_PARAMS: dict[str, dict[str, Callable[[Any], str | None]]] = {
         "event": _check_choice(_EVENTS_SURVIVAL),
         "factor": _check_number(1.0),
     },
+    "survival_within_factor_of_prediction": {"factor": _check_number(1.0)},
+    "event_within_months_of_diagnosis": {
+        "event": _check_choice(_EVENTS_SURVIVAL),
+        "months": _check_number(0),
+    },
     "milestone_share": {"event": _check_choice(tuple(_MILESTONE_COLUMNS))},
     "nfl_share_above_cutoff_diagnosis": {"cutoff": _check_number(0.0)},
     "nfl_presymptomatic_lead_median": {"factor": _check_optional_factor},
@@ -757,6 +857,7 @@ _REQUIRED_PARAMS: dict[str, tuple[str, ...]] = {
     "survival_median_ratio": ("numerator", "denominator"),
     "survival_probability": ("months",),
     "milestone_share": ("event",),
+    "event_within_months_of_diagnosis": ("months",),
 }
 
 
@@ -930,13 +1031,43 @@ class Target(BaseModel):
         return flt
 
 
+class ContextEntry(Target):
+    """A published number shown beside the calibration, deliberately not a target.
+
+    Same fields as :class:`Target` plus ``reason``: why the number cannot serve as a calibration
+    target for this simulator (e.g. it describes a selection the simulator does not model, or
+    it contradicts a better-matched target). It is evaluated and reported, never fitted, and it
+    does not count towards "calibrated".
+    """
+
+    hard: bool = False
+    reason: str
+
+    @model_validator(mode="after")
+    def _never_hard(self) -> ContextEntry:
+        if self.hard:
+            raise ValueError("a context entry cannot be hard (it is not a target)")
+        if not self.reason.strip():
+            raise ValueError("reason must say why this number is not a target")
+        return self
+
+
 class TargetSet(BaseModel):
-    """A versioned list of calibration targets with unique ids."""
+    """A versioned list of calibration targets with unique ids, plus context entries."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     version: Literal[1]
     targets: list[Target]
+    context: list[ContextEntry] = []
+
+    @model_validator(mode="after")
+    def _unique_across(self) -> TargetSet:
+        ids = {t.id for t in self.targets}
+        for i, entry in enumerate(self.context):
+            if entry.id in ids:
+                raise ValueError(f"context[{i}].id {entry.id!r} is also a target id")
+        return self
 
     @field_validator("targets")
     @classmethod
@@ -1054,6 +1185,8 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "evidence",
     "n_patients",
     "note",
+    "role",
+    "reason",
 )
 
 
@@ -1084,7 +1217,10 @@ def evaluate_targets(
         (False for NaN), ``n_patients`` the number of patients in the target's subset.
     """
     cohort = patients if isinstance(patients, Cohort) else Cohort(patients, visits, trial=trial)
-    items = targets.targets if isinstance(targets, TargetSet) else list(targets)
+    if isinstance(targets, TargetSet):
+        items = [*targets.targets, *targets.context]
+    else:
+        items = list(targets)
     rows = []
     for target in items:
         flt = target.effective_filter()
@@ -1110,6 +1246,8 @@ def evaluate_targets(
                 "evidence": target.evidence,
                 "n_patients": int(cohort.subset(flt).sum()),
                 "note": target.note,
+                "role": "context" if isinstance(target, ContextEntry) else "target",
+                "reason": getattr(target, "reason", ""),
             }
         )
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
@@ -1118,8 +1256,11 @@ def evaluate_targets(
 def calibration_summary(results: pd.DataFrame) -> dict[str, Any]:
     """Counts of passed hard / soft targets and the RMS z of the hard ones.
 
-    ``calibrated`` is True when every hard target passed.
+    ``calibrated`` is True when every hard target passed. Context entries (``role ==
+    "context"``) are not targets and are not counted.
     """
+    if "role" in results:
+        results = results[results["role"].fillna("target") == "target"]
     hard = results["hard"].astype(bool) if "hard" in results else pd.Series(True, results.index)
     passed = results["passed"].astype(bool)
     z = pd.to_numeric(results["z"], errors="coerce")[hard]
@@ -1133,3 +1274,87 @@ def calibration_summary(results: pd.DataFrame) -> dict[str, Any]:
         else math.nan,
         "calibrated": bool((passed | ~hard).all()),
     }
+
+
+# -- documentation ------------------------------------------------------------------------------
+def _fmt_number(x: float) -> str:
+    return f"{x:g}"
+
+
+def _filter_text(flt: Mapping[str, Any]) -> str:
+    parts = []
+    for key, value in flt.items():
+        if isinstance(value, Mapping):
+            inner = ", ".join(
+                f"{k} {' or '.join(v) if isinstance(v, list | tuple) else v}"
+                for k, v in value.items()
+            )
+            parts.append(f"{key}: {inner}")
+        elif isinstance(value, list | tuple):
+            parts.append(f"{key}: {' or '.join(map(str, value))}")
+        else:
+            parts.append(f"{key}: {value}")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _row(t: Target) -> str:
+    if t.uncertainty is None:
+        unc = "none → 10%"
+    else:
+        u = t.uncertainty
+        unc = f"{_fmt_number(u.low)} to {_fmt_number(u.high)} ({u.kind})"
+    kind = "hard" if t.hard else ("context" if isinstance(t, ContextEntry) else "soft")
+    if t.evidence != "confirmed":
+        kind += f", {t.evidence}"
+    return (
+        f"| `{t.id}` | `{t.statistic}`{_filter_text(t.filter)} | "
+        f"{_fmt_number(t.value)} ± {_fmt_number(t.tolerance)} {t.unit} | {unc} | "
+        f"{t.population} | {t.ancestry} | {kind} | [link]({t.source}) |"
+    )
+
+
+def targets_markdown(targets: TargetSet) -> str:
+    """The "The targets" section of docs/calibration-targets.md, generated from the file.
+
+    A test checks that the page contains exactly this text, so the page cannot drift from
+    targets.yaml.
+    """
+    header = (
+        "| id | statistic (filter) | value ± tolerance | source uncertainty | population "
+        "| ancestry | kind | source |\n"
+        "|----|--------------------|-------------------|--------------------|------------"
+        "|----------|------|--------|"
+    )
+    n_hard = sum(t.hard for t in targets.targets)
+    lines = [
+        "## The targets",
+        "",
+        f"{len(targets.targets)} targets, {n_hard} hard. Values are as published (times "
+        "converted to months: ×12); slopes are negative for decline.",
+        "",
+        header,
+        *(_row(t) for t in targets.targets),
+        "",
+        "### Why each tolerance",
+        "",
+        *(f"- **`{t.id}`** — {' '.join(t.note.split())}" for t in targets.targets),
+    ]
+    if targets.context:
+        lines += [
+            "",
+            "## Published numbers shown but not fitted (context)",
+            "",
+            f"{len(targets.context)} entries. Each is evaluated and shown in the calibration "
+            "report beside the targets, but is not fitted and does not count towards "
+            '"calibrated", for the reason given.',
+            "",
+            header,
+            *(_row(t) for t in targets.context),
+            "",
+            *(
+                f"- **`{t.id}`** — {' '.join(t.note.split())} *Why not a target:* "
+                f"{' '.join(t.reason.split())}"
+                for t in targets.context
+            ),
+        ]
+    return "\n".join(lines) + "\n"

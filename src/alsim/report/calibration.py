@@ -64,9 +64,18 @@ def _rows(results: pd.DataFrame) -> list[dict[str, Any]]:
                 if str(rec["source"]).startswith("doi:")
                 else rec["source"],
                 "note": rec.get("note", ""),
+                "reason": rec.get("reason", "") or "",
             }
         )
     return rows
+
+
+def _split(results: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(targets, context entries); tables without a ``role`` column hold only targets."""
+    if "role" not in results:
+        return results, results.iloc[0:0]
+    is_context = results["role"].fillna("target") == "context"
+    return results[~is_context], results[is_context]
 
 
 def _target_value(results: pd.DataFrame, target_id: str) -> float | None:
@@ -127,7 +136,7 @@ def calibration_report(
     )
 
     figures = {
-        "z": cf.target_z_plot(results_df),
+        "z": cf.target_z_plot(_split(results_df)[0]),
         "trajectories": cf.trajectory_sample(visits, n=n_trajectories, seed=seed),
         "slopes": cf.slope_histogram(
             slopes[eligible], target_mean=_target_value(results_df, "alsfrs_slope_mean_trial")
@@ -225,7 +234,8 @@ def calibration_report(
             "soft targets are shown for context."
         ),
         cards=cards,
-        rows=_rows(results_df),
+        rows=_rows(_split(results_df)[0]),
+        context_rows=_rows(_split(results_df)[1]),
         figures=figures,
         selection_table=table_html(sel, float_format="{:.2f}"),
         counts_table=table_html(counts),
