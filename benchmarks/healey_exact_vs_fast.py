@@ -10,13 +10,19 @@ report:
 * the share of identical final decisions, Pr(DRR < 1) > 0.979 (target >= 99%), and of identical
   futility calls, Pr(DRR < 0.9) < 0.05; each disagreement with the exact path's Monte Carlo SE;
 * quantiles of exact - fast for Pr(DRR < 1), Pr(DRR < 0.9) and the posterior median DRR;
-* wall-clock time per trial of both paths in this run, and their ratio.
+* with ``--recheck-samples N``: the trials whose exact probability lies within 2 Monte Carlo SE
+  of a threshold are sampled again with N draws per chain (another seed) and the agreement is
+  reported with those decisions resolved;
+* wall-clock time per trial of both paths in this run, and their ratio;
+* the same for the previous fast path (``grid="uniform"``: 2000 uniform DRR cells, NumPy), so the
+  old and new fast paths are compared on the same trials in the same run.
 
 Usage::
 
     .venv/bin/python benchmarks/healey_exact_vs_fast.py            # 4 x 50 = 200 trials
     .venv/bin/python benchmarks/healey_exact_vs_fast.py --quick    # 4 x 5 trials, short chains
     .venv/bin/python benchmarks/healey_exact_vs_fast.py --out results.json
+    .venv/bin/python benchmarks/healey_exact_vs_fast.py --recheck-samples 40000  # + resolve
 
 Needs the ``bayes`` extra (NumPyro + JAX). Research and education only, not medical advice.
 """
@@ -87,6 +93,55 @@ def quantiles(x: np.ndarray) -> dict[str, float]:
     return out
 
 
+def recheck(exact, fast, data, sim, args, warmup) -> dict:
+    """Resolve near-threshold exact decisions with longer chains; agreement after resolving."""
+    q1, q9 = exact.pr_drr_lt_1.copy(), exact.pr_drr_lt_0_9.copy()
+    ess = exact.ess_min.copy()
+
+    def close(q, thr, ess):
+        return np.abs(q - thr) <= 2 * np.sqrt(q * (1 - q) / ess)
+
+    idx = np.flatnonzero(close(q1, SUCCESS_THRESHOLD, ess) | close(q9, FUTILITY_THRESHOLD, ess))
+    out: dict = {"n_rechecked": int(idx.size), "num_samples_per_chain": args.recheck_samples}
+    if idx.size == 0:
+        return out
+    sub = tuple(a[idx] if a is not WEEK24 and a is not ARM else a for a in data)
+    tic = time.perf_counter()
+    again = healey_mcmc(
+        *sub,
+        num_warmup=warmup,
+        num_samples=args.recheck_samples,
+        num_chains=args.num_chains,
+        batch_size=min(args.batch_size, idx.size),
+        seed=(args.seed + 1) % 2**31,
+    )
+    out["seconds"] = time.perf_counter() - tic
+    q1[idx], q9[idx], ess[idx] = again.pr_drr_lt_1, again.pr_drr_lt_0_9, again.ess_min
+    succ_e, fut_e = q1 > SUCCESS_THRESHOLD, q9 < FUTILITY_THRESHOLD
+    out["trials"] = [
+        {
+            "trial": int(i),
+            "scenario": str(sim["scenario"][i]),
+            "exact_pr_drr_lt_1_before": float(exact.pr_drr_lt_1[i]),
+            "exact_pr_drr_lt_1": float(q1[i]),
+            "exact_pr_drr_lt_1_mc_se": float(np.sqrt(q1[i] * (1 - q1[i]) / ess[i])),
+            "fast_pr_drr_lt_1": float(fast.pr_drr_lt_1[i]),
+            "exact_pr_drr_lt_0_9_before": float(exact.pr_drr_lt_0_9[i]),
+            "exact_pr_drr_lt_0_9": float(q9[i]),
+            "exact_pr_drr_lt_0_9_mc_se": float(np.sqrt(q9[i] * (1 - q9[i]) / ess[i])),
+            "fast_pr_drr_lt_0_9": float(fast.pr_drr_lt_0_9[i]),
+            "ess_min": float(ess[i]),
+            "rhat_max": float(again.rhat_max[np.flatnonzero(idx == i)[0]]),
+        }
+        for i in idx
+    ]
+    out["success_identical_share_resolved"] = float(np.mean(succ_e == fast.success()))
+    out["futility_identical_share_resolved"] = float(np.mean(fut_e == fast.futile()))
+    out["still_within_2_se_success"] = int(close(q1, SUCCESS_THRESHOLD, ess).sum())
+    out["still_within_2_se_futility"] = int(close(q9, FUTILITY_THRESHOLD, ess).sum())
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="4 x 5 trials, short chains")
@@ -98,6 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=20, help="trials per NUTS batch")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     ap.add_argument("--save-npz", default=None, help="write per-trial results (.npz) here")
+    ap.add_argument(
+        "--recheck-samples",
+        type=int,
+        default=0,
+        help="re-run NUTS with this many draws per chain (new seed) for the trials whose exact "
+        "Pr(DRR < 1) or Pr(DRR < 0.9) lies within 2 Monte Carlo SE of its threshold, and report "
+        "the agreement with those decisions resolved (0 = off)",
+    )
     args = ap.parse_args(argv)
     n_per = args.n_per_scenario or (5 if args.quick else 50)
     warmup = args.num_warmup or (300 if args.quick else 1000)
@@ -107,9 +170,13 @@ def main(argv: list[str] | None = None) -> int:
     data = (sim["alsfrs"], WEEK24, ARM, sim["t_obs_months"], sim["event"])
     n = sim["alsfrs"].shape[0]
 
+    healey_fast(*(a[:1] if a is not WEEK24 and a is not ARM else a for a in data))  # JIT load
     tic = time.perf_counter()
     fast = healey_fast(*data)
     fast_s = time.perf_counter() - tic
+    tic = time.perf_counter()
+    old = healey_fast(*data, grid="uniform")
+    old_s = time.perf_counter() - tic
     # throughput at scale: the same trials repeated 10 times in one call
     big = tuple(np.concatenate([a] * 10) if a is not WEEK24 and a is not ARM else a for a in data)
     tic = time.perf_counter()
@@ -165,6 +232,15 @@ def main(argv: list[str] | None = None) -> int:
             "pr_drr_lt_0_9": quantiles(exact.pr_drr_lt_0_9 - fast.pr_drr_lt_0_9),
             "drr_median": quantiles(exact.drr_median - fast.drr_median),
         },
+        "previous_fast_path_uniform_grid": {
+            "success_identical_share_vs_exact": float(np.mean(exact.success() == old.success())),
+            "futility_identical_share_vs_exact": float(np.mean(exact.futile() == old.futile())),
+            "success_identical_share_vs_new": float(np.mean(fast.success() == old.success())),
+            "max_abs_diff_new_minus_old": {
+                f: float(np.max(np.abs(getattr(fast, f) - getattr(old, f))))
+                for f in ("pr_drr_lt_1", "pr_drr_lt_0_9", "drr_median", "drr_lower", "drr_upper")
+            },
+        },
         "per_scenario": {
             name: {
                 "success_rate_exact": float(np.mean(succ_e[sim["scenario"] == name])),
@@ -183,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         "timing_seconds": {
             "fast_total": fast_s,
             "fast_per_trial": fast_s / n,
+            "fast_uniform_grid_per_trial": old_s / n,
+            "speed_ratio_uniform_over_adaptive": old_s / fast_s,
             "fast_per_trial_at_10x": fast_big_s / (10 * n),
             "exact_total": exact_s,
             "exact_per_trial": exact_s / n,
@@ -191,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         },
         "thresholds": {"success": SUCCESS_THRESHOLD, "futility": FUTILITY_THRESHOLD},
     }
+    if args.recheck_samples > 0:
+        result["recheck"] = recheck(exact, fast, data, sim, args, warmup)
     if args.save_npz:
         fields = ("pr_drr_lt_1", "pr_drr_lt_0_9", "drr_median", "drr_lower", "drr_upper")
         np.savez(
@@ -200,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             rhat_max=exact.rhat_max,
             **{f"exact_{f}": getattr(exact, f) for f in fields},
             **{f"fast_{f}": getattr(fast, f) for f in fields},
+            **{f"fast_uniform_{f}": getattr(old, f) for f in fields},
         )
     text = json.dumps(result, indent=2)
     print(text)

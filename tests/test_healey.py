@@ -192,18 +192,186 @@ def test_variance_components_match_dense_fit():
 
 def test_grid_resolution_chunking_and_single_trial_input():
     sim = simulate_empirical(5, 160, WEEK24, seed=4, arm=ARM_160, effect=SlopeEffect(0.7))
-    base = healey_fast(*_args(sim))
-    fine = healey_fast(*_args(sim), n_grid=8000)
+    base = healey_fast(*_args(sim), grid="uniform")
+    fine = healey_fast(*_args(sim), grid="uniform", n_grid=8000)
     np.testing.assert_allclose(base.pr_drr_lt_1, fine.pr_drr_lt_1, atol=2e-4)
     np.testing.assert_allclose(base.drr_median, fine.drr_median, atol=2e-3)
-    chunked = healey_fast(*_args(sim), chunk_size=2)
+    chunked = healey_fast(*_args(sim), grid="uniform", chunk_size=2)
     np.testing.assert_array_equal(base.pr_drr_lt_1, chunked.pr_drr_lt_1)
-    one = healey_fast(sim["alsfrs"][3], WEEK24, ARM_160, sim["t_obs_months"][3], sim["event"][3])
-    assert one.pr_drr_lt_1.shape == (1,)
-    assert one.pr_drr_lt_1[0] == pytest.approx(base.pr_drr_lt_1[3], abs=1e-9)
-    assert np.all(base.drr_lower < base.drr_median) and np.all(base.drr_median < base.drr_upper)
-    assert np.all(base.pr_drr_lt_0_9 <= base.pr_drr_lt_1)
-    assert base.variance_components.shape == (5, 5) and base.converged.all()
+    for grid in ("uniform", "adaptive"):
+        res = healey_fast(*_args(sim), grid=grid)
+        one = healey_fast(
+            sim["alsfrs"][3], WEEK24, ARM_160, sim["t_obs_months"][3], sim["event"][3], grid=grid
+        )
+        assert one.pr_drr_lt_1.shape == (1,)
+        assert one.pr_drr_lt_1[0] == pytest.approx(res.pr_drr_lt_1[3], abs=1e-9)
+        assert np.all(res.drr_lower < res.drr_median) and np.all(res.drr_median < res.drr_upper)
+        assert np.all(res.pr_drr_lt_0_9 <= res.pr_drr_lt_1)
+        assert res.variance_components.shape == (5, 5) and res.converged.all()
+        assert res.method == "fast-grid"
+
+
+# ------------------------------------------------------------------------------------------------
+# fast path, compiled kernel (grid="adaptive", the default) against the NumPy reference
+# ------------------------------------------------------------------------------------------------
+
+
+def _kernel_tables(y, t, arm, t_obs, event, centre=38.0):
+    """The compiled kernel's group table and sums for trial 0."""
+    c = H._check_inputs(y, t, arm, t_obs, event)
+    gs = np.zeros((c.y.shape[1], H._N_GCOL))
+    d_ev, expo, sv, counts = np.zeros(2), np.zeros(2), np.zeros((2, 9)), np.zeros(3, np.int64)
+    arrays = [
+        np.require(x, dt, ("C", "W"))
+        for x, dt in ((c.y, float), (c.t, float), (c.arm, np.int8), (c.t_obs, float))
+    ]
+    event = np.require(c.event, np.uint8, ("C", "W"))
+    ng, bad = H._nb_patient_sums(*arrays, event, 0, centre, gs, d_ev, expo, sv, counts)
+    assert bad == 0
+    return gs[:ng], d_ev, expo, counts
+
+
+@pytest.mark.parametrize("per_patient_times", [False, True])
+def test_compiled_objective_and_log_posterior_match_numpy_reference(per_patient_times):
+    y, t, arm, t_obs, event = _small_trial(seed=8, n_pat=30)
+    if per_patient_times:
+        t = t + np.random.default_rng(0).uniform(0, 0.1, (30, t.size))
+    priors = HealeyPriors()
+    d = H._prepare(y, t, arm, t_obs, event)
+    ps = H._patient_stats(d, centre=priors.alpha_mean)
+    gs, d_ev, expo, counts = _kernel_tables(y, t, arm, t_obs, event)
+    # patients pooled by visit pattern (monotone dropout etc.); none pooled with own times
+    assert gs[:, H._G_K].sum() == (d.mask.any(-1)).sum()
+    assert (len(gs) == 30) == per_patient_times
+    assert counts.tolist() == [5, 25, 24]
+    ev = d.event.astype(float)
+    np.testing.assert_allclose(d_ev, [(ev * (1 - d.arm)).sum(), (ev * d.arm).sum()])
+    np.testing.assert_allclose(expo, [(d.t_obs * (1 - d.arm)).sum(), (d.t_obs * d.arm).sum()])
+    acc = np.zeros((2, 7))
+    rng = np.random.default_rng(2)
+    for _ in range(5):
+        x = np.log([4.0, 0.6, 0.5, 1.4, 1.7]) + 0.3 * rng.standard_normal(5)
+        ref = H._vc_objective(x[None], ps)[0]
+        assert H._nb_objective(x, gs, len(gs), acc) == pytest.approx(ref, rel=1e-12, abs=1e-9)
+        # finite-difference derivatives (one-arm evaluations) = the NumPy reference's
+        grad, hess = np.zeros(5), np.zeros((5, 5))
+        assert H._nb_derivatives(x, gs, len(gs), acc, grad, hess, np.zeros((2, 9)))
+        g_ref, h_ref = H._deviance_derivatives(x[None], np.array([ref]), ps)
+        np.testing.assert_allclose(grad, g_ref[0], rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(hess, h_ref[0], rtol=1e-4, atol=2e-3)
+        # log posterior of theta = log DRR: the grid path's density in DRR times DRR
+        prm = np.array([38.0, 10.0, 1.0, 1.0, 2.0, 2.0, 0.01, 1.0, 1.0, 4.0, 7.5])
+        cf = np.zeros(8)
+        H._nb_coefficients(x, gs, len(gs), prm, d_ev, expo, acc, cf)
+        drr = np.array([0.45, 0.7, 1.0, 1.3, 1.9])
+        gls = H._arm_gls(ps, np.exp(x)[None])
+        dens = H._log_posterior_grid(gls, d_ev[None], expo[None], np.exp(x[None, 2]), drr, priors)
+        lp = np.array([H._nb_lp(math.log(r), cf) for r in drr])
+        ref = dens[0] + np.log(drr)
+        np.testing.assert_allclose(lp - lp[2], ref - ref[2], atol=1e-9)
+        # analytic first and second derivatives
+        for th in np.log(drr):
+            v, d1, d2 = H._nb_lp_d(th, cf)
+            assert v == pytest.approx(H._nb_lp(th, cf), abs=1e-12)
+            e = 1e-5
+            fd1 = (H._nb_lp(th + e, cf) - H._nb_lp(th - e, cf)) / (2 * e)
+            fd2 = (H._nb_lp_d(th + e, cf)[1] - H._nb_lp_d(th - e, cf)[1]) / (2 * e)
+            assert d1 == pytest.approx(fd1, rel=1e-6, abs=1e-5)
+            assert d2 == pytest.approx(fd2, rel=1e-6, abs=1e-5)
+
+
+def test_adaptive_grid_matches_fine_uniform_grid():
+    """The default (compiled, adaptive theta grid) equals the NumPy reference on a very fine
+    uniform grid: same variance components, probabilities and quantiles to ~1e-5 (4 points per
+    SD; the error falls as h^4). At 50 points per SD the two agree to the reference's own error
+    (~1e-6: its midpoint cells straddle the support bound DRR = sd_eff / 2 in small trials)."""
+    sims = [
+        simulate_empirical(8, 160, WEEK24, seed=61, arm=ARM_160, effect=SlopeEffect(0.7)),
+        simulate_empirical(8, 160, WEEK24, seed=62, arm=ARM_160),
+    ]
+    y = np.concatenate([s["alsfrs"] for s in sims])
+    t_obs = np.concatenate([s["t_obs_months"] for s in sims])
+    event = np.concatenate([s["event"] for s in sims])
+    y[:2, 40:120] = np.nan  # two small trials, 40 active + 10 placebo (interim-like)
+    y[:2, 130:] = np.nan
+    data = (y, WEEK24, ARM_160, t_obs, event)
+    fields = ("drr_mean", "drr_median", "drr_lower", "drr_upper", "pr_drr_lt_1", "pr_drr_lt_0_9")
+    for vc in (True, False):
+        ref = healey_fast(*data, grid="uniform", n_grid=40000, vc_uncertainty=vc)
+        new = healey_fast(*data, vc_uncertainty=vc)
+        np.testing.assert_allclose(
+            np.log(new.variance_components), np.log(ref.variance_components), atol=1e-5
+        )
+        np.testing.assert_array_equal(new.converged, ref.converged)
+        for f in fields:
+            np.testing.assert_allclose(getattr(new, f), getattr(ref, f), atol=3e-5, err_msg=f)
+        fine = healey_fast(*data, vc_uncertainty=vc, points_per_sd=50)
+        for f in fields:
+            np.testing.assert_allclose(getattr(fine, f), getattr(ref, f), atol=2e-6, err_msg=f)
+
+
+def test_threads_give_identical_results():
+    sim = simulate_empirical(7, 160, WEEK24, seed=9, arm=ARM_160, effect=SlopeEffect(0.8))
+    one = healey_fast(*_args(sim))
+    two = healey_fast(*_args(sim), n_threads=3)
+    for f in ("drr_median", "pr_drr_lt_1", "pr_drr_lt_0_9", "variance_components"):
+        np.testing.assert_array_equal(getattr(one, f), getattr(two, f))
+
+
+@pytest.mark.parametrize("grid", ["adaptive", "uniform"])
+def test_excluded_patient_slots_and_zero_events(grid):
+    """arm = -1 (or NaN) removes a patient slot from the analysis; so does NaN scores with
+    t_obs = 0 and no event. Zero deaths/PAV are allowed."""
+    sim = simulate_empirical(3, 160, WEEK24, seed=12, arm=ARM_160, effect=SlopeEffect(0.75))
+    base = healey_fast(*_args(sim), grid=grid)
+    pad = 25
+    y = np.concatenate([sim["alsfrs"], np.full((3, pad, 7), np.nan)], axis=1)
+    y[:, 160:170] = 20.0  # junk in excluded slots is ignored
+    t_obs = np.concatenate([sim["t_obs_months"], np.full((3, pad), np.nan)], axis=1)
+    event = np.concatenate([sim["event"], np.zeros((3, pad), bool)], axis=1)
+    arm = np.r_[ARM_160, -np.ones(pad, int)]
+    masked = healey_fast(y, WEEK24, arm, t_obs, event, grid=grid)
+    arm_nan = np.r_[ARM_160.astype(float), np.full(pad, np.nan)]
+    masked_nan = healey_fast(y, WEEK24, arm_nan, t_obs, event, grid=grid)
+    y2 = y.copy()
+    y2[:, 160:] = np.nan
+    t_obs2 = np.where(np.isnan(t_obs), 0.0, t_obs)
+    empty = healey_fast(y2, WEEK24, np.r_[ARM_160, np.ones(pad, int)], t_obs2, event, grid=grid)
+    for res in (masked, masked_nan, empty):
+        for f in ("drr_median", "pr_drr_lt_1", "pr_drr_lt_0_9", "variance_components"):
+            np.testing.assert_allclose(getattr(res, f), getattr(base, f), rtol=1e-7, atol=1e-7)
+    # per-trial masks: trial 1 drops 30 active patients = analysing it without them
+    arm2 = np.tile(ARM_160, (3, 1))
+    arm2[1, :30] = -1
+    part = healey_fast(sim["alsfrs"], WEEK24, arm2, sim["t_obs_months"], sim["event"], grid=grid)
+    alone = healey_fast(
+        sim["alsfrs"][1, 30:],
+        WEEK24,
+        ARM_160[30:],
+        sim["t_obs_months"][1, 30:],
+        sim["event"][1, 30:],
+        grid=grid,
+    )
+    assert part.pr_drr_lt_1[1] == pytest.approx(alone.pr_drr_lt_1[0], abs=1e-7)
+    assert part.pr_drr_lt_1[0] == pytest.approx(base.pr_drr_lt_1[0], abs=1e-7)
+    # no deaths/PAV at all: the survival part is the prior, still a proper posterior
+    none = healey_fast(
+        sim["alsfrs"], WEEK24, ARM_160, sim["t_obs_months"], np.zeros(160, bool), grid=grid
+    )
+    assert np.all(np.isfinite(none.pr_drr_lt_1)) and none.converged.all()
+    assert np.all((none.pr_drr_lt_1 > 0) & (none.pr_drr_lt_1 < 1))
+    assert np.all(none.drr_lower < none.drr_median)
+
+
+def test_prepare_excludes_masked_patients_for_the_exact_path():
+    y, t, arm, t_obs, event = _small_trial()
+    arm = arm.copy()
+    arm[0] = -1
+    t_obs = t_obs.copy()
+    t_obs[0] = np.nan
+    d = H._prepare(y, t, arm, t_obs, event)
+    assert not d.mask[0, 0].any() and d.t_obs[0, 0] == 0 and not d.event[0, 0]
+    assert d.arm[0, 0] in (0, 1) and d.mask[0, 1:].any(-1).all()
 
 
 def test_scores_after_death_are_ignored_and_nan_is_missing():
@@ -320,7 +488,17 @@ def test_invalid_scores_options_and_priors(small_sim):
     y[0, 0, 0] = 49
     with pytest.raises(InputError, match="0-48"):
         healey_fast(y, *args[1:])
-    for kw in (dict(n_grid=10), dict(n_grid=2.5), dict(chunk_size=0), dict(priors=3)):
+    for kw in (
+        dict(n_grid=10),
+        dict(n_grid=2.5),
+        dict(chunk_size=0),
+        dict(priors=3),
+        dict(grid="fine"),
+        dict(points_per_sd=0.5),
+        dict(points_per_sd=True),
+        dict(n_threads=0),
+        dict(vc_uncertainty="yes"),
+    ):
         with pytest.raises(InputError):
             healey_fast(*args, **kw)
     for kw in (dict(drr_max=1.0), dict(alpha_sd=0), dict(lambda0_shape=-1), dict(alpha_mean="x")):
