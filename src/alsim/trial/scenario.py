@@ -313,6 +313,7 @@ class Scenario(_Model):
         """Fill design-dependent defaults so that the dump is fully resolved."""
         if not isinstance(data, dict):
             return data
+        data = _resolve_therapies(data)
         design = data.get("design")
         regimens = data.get("regimens")
         default = {"platform": [3, 1], "multi_arm": [1, 0]}.get(design, [1, 1])
@@ -357,6 +358,69 @@ class Scenario(_Model):
         if self.population.overrides:
             params = params.replace(**self.population.overrides)
         return params
+
+
+def _resolve_therapies(data: dict) -> dict:
+    """Replace ``product: {therapy: NAME, ...overrides}`` by the catalogue therapy's product keys.
+
+    The therapy comes from the catalogue (:mod:`alsim.treatment.catalogue`) merged with the
+    scenario's top-level ``therapies`` file (a path relative to the scenario file; the key is
+    consumed here, so the resolved scenario has the products' values and no file key); the other
+    keys of the product mapping override the catalogue's (``dose_mg`` scales a dose-responsive
+    therapy's pathway input factors, mechanistic generator only). The empirical generator takes ``drr``, ``hr``,
+    ``onset_months`` and ``subgroup``; the mechanistic one ``pathway``, ``onset_months`` and
+    ``subgroup``.
+    """
+    data = dict(data)
+    path = data.pop("therapies", None)  # only read here: the resolved scenario has no file key
+    regimens = data.get("regimens")
+    if not isinstance(regimens, list) or not any(
+        isinstance(r, dict) and isinstance(r.get("product"), dict) and "therapy" in r["product"]
+        for r in regimens
+    ):
+        return data
+    from alsim.treatment.catalogue import catalogue, load_therapies
+
+    pool = catalogue()
+    if path is not None:
+        if not isinstance(path, str) or not path.strip():
+            raise _KeyError(("therapies",), "must be the path of a therapies YAML file")
+        full = Path(path)
+        if not full.is_absolute() and data.get("base_dir"):
+            full = Path(data["base_dir"]) / full
+        try:
+            pool = load_therapies(full)
+        except InputError as exc:
+            raise _KeyError(("therapies",), str(exc)) from None
+    generator = data.get("generator", "empirical")
+    out = []
+    for i, r in enumerate(regimens):
+        product = r.get("product") if isinstance(r, dict) else None
+        if not (isinstance(product, dict) and "therapy" in product):
+            out.append(r)
+            continue
+        overrides = dict(product)
+        name = overrides.pop("therapy")
+        dose = overrides.pop("dose_mg", None)
+        where = ("regimens", i, "product", "therapy")
+        if not isinstance(name, str) or name not in pool:
+            raise _KeyError(where, f"unknown therapy {name!r} (known: {', '.join(sorted(pool))})")
+        if dose is not None and (
+            isinstance(dose, bool) or not isinstance(dose, int | float) or not 0 <= dose <= 1e4
+        ):
+            raise _KeyError(
+                (*where[:-1], "dose_mg"), f"must be a dose in mg (0-10000), got {dose!r}"
+            )
+        try:
+            fields = pool[name].product_fields(
+                "mechanistic" if generator == "mechanistic" else "empirical", dose
+            )
+        except InputError as exc:
+            loc = (*where[:-1], "dose_mg") if exc.where == "dose_mg" else where
+            problem = exc.problem if exc.where == "dose_mg" else f"{name} {exc.problem}"
+            raise _KeyError(loc, problem) from None
+        out.append({**r, "product": {**fields, **overrides}})
+    return {**data, "regimens": out}
 
 
 def _check_regimen_names(s: Scenario) -> None:
