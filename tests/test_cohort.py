@@ -290,3 +290,25 @@ def test_trigger_relative_effects_can_start_before_onset():
         PathwayEffect(start_from="diagnosis")
     with pytest.raises(InputError, match="one value per patient"):
         make_cohort(spec, effects=(PathwayEffect(start_months=np.zeros(3)),))
+
+
+def test_c9orf72_extramotor_nfl_rises_years_before_onset_and_changes_nothing_else():
+    from alsim.cohort.calibrate import with_values
+
+    spec = CohortSpec(n=300, seed=37, horizon_months=12, pre_onset_months=60, genotype="C9orf72")
+    off = make_cohort(spec, params=with_values(load_params(), {"nfl.c9_extramotor_pg_ml": 0.0}))
+    on = make_cohort(spec)
+    keep = [c for c in off.patients.columns if c != "nfl_diagnosis_pg_ml"]
+    pd.testing.assert_frame_equal(off.patients[keep], on.patients[keep])
+    early = (on.visits["t_months"] <= -36) & (on.visits["t_months"] >= -40)
+    gain = on.visits.loc[early, "nfl_pg_ml"].median() / off.visits.loc[early, "nfl_pg_ml"].median()
+    assert gain > 1.3  # a clear rise three years before motor onset
+
+    def median_extra(month):  # pg/mL added by the extra-motor release (noise factor shared)
+        at = on.visits["t_months"] == month
+        return (on.visits.loc[at, "nfl_pg_ml"] - off.visits.loc[at, "nfl_pg_ml"]).median()
+
+    # The release ramps up over the years before onset (median start 59 months before) to a
+    # plateau of about 10 pg/mL (times the visit's measurement-noise factor).
+    assert median_extra(-60) < 0.3 * median_extra(-20)
+    assert median_extra(-20) == pytest.approx(10.0, rel=0.2)

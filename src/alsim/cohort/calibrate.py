@@ -59,6 +59,7 @@ DEFAULT_FREE: dict[str, tuple[float, float]] = {
     "diagnosis.loss_log_sd": (0.3, 2.0),
     "diagnosis.referral_median_months": (0.5, 30.0),
     "diagnosis.referral_factor_east_asian": (0.5, 4.0),
+    "nfl.c9_extramotor_lead_months": (6.0, 96.0),
 }
 LINEAR = {"mortality.log_rate": (-12.0, -3.0)}
 
@@ -309,7 +310,8 @@ def calibrate(
     finally:
         if pool is not None:
             pool.shutdown()
-    fitted = with_values(params, best)
+    # Evaluation only (no evaluations): the given set exactly (no log/exp round trip).
+    fitted = params if max_evaluations == 0 else with_values(params, best)
     # Confirm on fresh seeds: these are the numbers the report shows.
     results, cohorts = evaluate(fitted, targets, confirm, seed_offset=1000)
     summary = calibration_summary(results)

@@ -13,7 +13,10 @@ log-normal noise factors (blood NfL, CSF SOD1) may differ from NumPy's in the la
   0 permanent ventilation).
 * **FVC** (% predicted) ``= FVC0_i (f + (1 - f) F_trunk^gamma)`` plus measurement noise.
 * **Blood NfL** ``= control_i(age) + g * s(t)`` where ``s`` is the axon-weighted neuron-loss rate
-  smoothed with the clearance time; CSF NfL is ``csf_to_blood_ratio`` times higher.
+  smoothed with the clearance time; CSF NfL is ``csf_to_blood_ratio`` times higher. C9orf72
+  carriers add extra-motor (frontotemporal) release, ``A * clip((t + L_i) / R, 0, 1)``, rising
+  over ``R`` months from ``L_i`` months before motor onset (log-normal): the long prodrome seen
+  in C9orf72 carriers.
 * **Milestones**: gastrostomy when bulbar function falls below its threshold (accepted with a
   probability), NIV when FVC < 50% (accepted with a probability). The end point (death or
   respiratory failure) comes when the cumulative hazard
@@ -50,7 +53,7 @@ from numba import njit
 from alsim.disease.mechanistic.engine import Trajectories
 from alsim.disease.mechanistic.kernel import FAST
 from alsim.disease.mechanistic.params import MechanisticParams
-from alsim.disease.mechanistic.schema import BULBAR, SOD1
+from alsim.disease.mechanistic.schema import BULBAR, C9ORF72, SOD1
 
 ITEM_THRESHOLD_AXIS = 4
 N_ITEMS = 12
@@ -124,6 +127,8 @@ Constants = namedtuple(
         "fa_baseline",
         "fa_umn_loss",
         "fa_sd",
+        "c9_extramotor_pg_ml",
+        "c9_ramp_months",
         "first_post",  # grid index of t = 0
         "first_diagnosis",  # grid index of the first t >= diagnosis.min_months
     ],
@@ -264,8 +269,10 @@ def _observe_patients(
     resp_mixing,  # (4,)
     noise,  # (n, T, 12) float32 item noise
     visit_noise,  # (n, T, 3) float32 noise of FVC, blood NfL and CSF SOD1
-    z,  # (n, 5) per-patient normal draws (2: NfL control level, 3: FA offset)
+    z,  # (n, 5) per-patient normal draws (2: NfL control level, 3: FA offset, 4: C9 lead)
     sod1,  # (n,) bool: SOD1 carrier
+    c9,  # (n,) bool: C9orf72 carrier
+    c9_lead,  # (n,) months before motor onset at which extra-motor NfL release starts
     fvc0,  # (n,)
     uptake,  # (n, 3) bool: gastrostomy, NIV, PAV accepted
     death_e,  # (n,) Exp(1)
@@ -397,6 +404,9 @@ def _observe_patients(
                     nfl_control[i, k]
                     + c.nfl_release_gain * max(release[k], 0.0) ** c.nfl_release_exponent
                 )
+                if c9[i]:  # extra-motor (frontotemporal) neurodegeneration before motor onset
+                    ramp = (t[k] + c9_lead[i]) / c.c9_ramp_months
+                    nfl_true += c.c9_extramotor_pg_ml * min(max(ramp, 0.0), 1.0)
                 nfl_blood[i, k] = nfl_true * math.exp(c.nfl_noise_cv * visit_noise[i, k, 1])
                 csf_nfl[i, k] = nfl_true * c.csf_to_blood_ratio
                 csf_sod1[i, k] = (
@@ -548,6 +558,8 @@ def observe(
         fa_baseline=p.imaging.fa_baseline,
         fa_umn_loss=p.imaging.fa_umn_loss,
         fa_sd=p.imaging.fa_sd,
+        c9_extramotor_pg_ml=nfl.c9_extramotor_pg_ml,
+        c9_ramp_months=nfl.c9_extramotor_ramp_months,
         first_post=int(np.searchsorted(t, 0.0)),
         first_diagnosis=int(np.searchsorted(t, dx.min_months)),
     )
@@ -582,6 +594,8 @@ def observe(
         visit_noise,
         z,
         np.asarray(population.genotype == SOD1),
+        np.asarray(population.genotype == C9ORF72),
+        nfl.c9_extramotor_lead_months * np.exp(nfl.c9_extramotor_log_sd * z[:, 4]),
         fvc0,
         uptake,
         death_e,

@@ -189,6 +189,10 @@ class Nfl(_Frozen):
     clearance_months: Positive
     csf_to_blood_ratio: Positive
     measurement_cv: NonNegative
+    c9_extramotor_pg_ml: NonNegative = 0.0
+    c9_extramotor_lead_months: NonNegative = 0.0
+    c9_extramotor_log_sd: NonNegative = 0.0
+    c9_extramotor_ramp_months: Positive = 12.0
 
 
 class Weight(_Frozen):
