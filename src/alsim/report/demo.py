@@ -1,8 +1,10 @@
 """`alsim demo`: the main job end to end on embedded defaults.
 
-It scores the bundled example patient, simulates a small cohort of virtual patients and a small
-HEALEY-like platform trial (operating characteristics over a few hundred simulated trials), and
-writes ``report.html`` (plus the scored visits as CSV and a JSON summary).
+It scores the bundled example patient, simulates a small cohort of virtual patients, a small
+HEALEY-like platform trial (operating characteristics over a few hundred simulated trials) and
+short versions of the experiments (heterogeneity, combination, time window, precision,
+presymptomatic trial, early detection), and writes ``report.html`` (plus the scored visits as
+CSV and a JSON summary).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from alsim.errors import InputError
+from alsim.report.experiments import experiments_demo_section
 from alsim.report.natural_history import natural_history_section
 from alsim.report.patient import load_patient, patient_report
 from alsim.report.trial import trial_demo_section
@@ -43,11 +46,13 @@ def run_demo(out: Path | str) -> Path:
         raise NotADirectoryError(errno.ENOTDIR, "it exists and is not a directory", str(out))
     sections, cohort_summary = natural_history_section()
     trial_sections, trial_summary = trial_demo_section()
+    experiment_sections, experiment_summary = experiments_demo_section()
     html, scored, summary = patient_report(
-        load_patient(), extra_sections=[*sections, *trial_sections]
+        load_patient(), extra_sections=[*sections, *trial_sections, *experiment_sections]
     )
     summary["virtual_cohort"] = cohort_summary
     summary["virtual_trial"] = trial_summary
+    summary["experiments"] = experiment_summary.get("experiments", experiment_summary)
     contents = {
         "example_patient_scores.csv": scored.to_csv(index=False),
         "summary.json": json.dumps(summary, indent=2, allow_nan=False) + "\n",
