@@ -7,9 +7,9 @@ import textwrap
 import pandas as pd
 import pytest
 
-from alsim.cli.main import main
 from alsim.results import performance, write_run
 from alsim.results.synthetic import synthetic_trials
+from clitools import one_error_line, run
 
 #: A small platform scenario (two regimens sharing placebo, one interim) that runs in seconds.
 SMALL_PLATFORM = textwrap.dedent(
@@ -27,24 +27,6 @@ SMALL_PLATFORM = textwrap.dedent(
     run: {n_rep: 12, seed: 5}
     """
 )
-
-
-def run(capsys, *argv):
-    code = 0
-    try:
-        main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_error_line(code, stdout, err, fragment):
-    assert code == 2, err
-    assert stdout == ""
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error: ") and fragment in lines[0], lines[0]
 
 
 def snapshot(folder):

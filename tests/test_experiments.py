@@ -9,7 +9,6 @@ import json
 import numpy as np
 import pytest
 
-from alsim.cli.main import main
 from alsim.cohort.simulate import CohortSpec
 from alsim.disease.mechanistic.params import load_params
 from alsim.disease.mechanistic.schema import C9ORF72
@@ -24,6 +23,7 @@ from alsim.experiments.common import (
 )
 from alsim.experiments.heterogeneity import subgroup_therapy
 from alsim.experiments.worlds import simulate_world
+from clitools import one_error_line, run
 
 
 @pytest.fixture(scope="module")
@@ -200,22 +200,6 @@ def test_demo_section_has_every_experiment():
 
 
 # -- command line -------------------------------------------------------------------------------
-def run(capsys, *argv):
-    code = 0
-    try:
-        main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_error_line(code, stdout, err, fragment):
-    assert code == 2, err
-    assert stdout == ""
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error: ") and fragment in lines[0], lines[0]
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from alsim.cli.main import main
 from alsim.reproduce import (
     FULL_N_REP,
     REPRODUCTIONS,
@@ -21,6 +20,7 @@ from alsim.reproduce import (
     table_records,
 )
 from alsim.trial import load_scenario, run_trials, validate_scenario
+from clitools import one_error_line, run
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "reproductions"
@@ -151,22 +151,6 @@ def test_report_section():
 
 
 # -- CLI ------------------------------------------------------------------------------------------
-def run(capsys, *argv):
-    code = 0
-    try:
-        main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_error_line(code, stdout, err, fragment):
-    assert code == 2, err
-    assert stdout == ""
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error: ") and fragment in lines[0], lines[0]
 
 
 def test_cli_json_and_out(capsys, tmp_path):

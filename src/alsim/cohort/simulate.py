@@ -77,24 +77,28 @@ class Cohort:
     extras: dict = field(default_factory=dict)
 
 
-def simulate_chunk(
+def chunk_state(
     spec: CohortSpec,
     start: int,
     stop: int,
     params: MechanisticParams,
     *,
     effects: tuple[PathwayEffect, ...] = (),
-    with_visits: bool = True,
     population_params=None,
-) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Simulate patients ``start..stop`` (``start`` on a block boundary) of a cohort."""
+    record_pools: bool = False,
+):
+    """The model state of patients ``start..stop`` (``start`` on a block boundary).
+
+    Returns ``(population, trajectories, observations)``: what :func:`simulate_chunk` turns into
+    tables, for callers that need the latent trajectories (e.g. neuron counts per pool with
+    ``record_pools``). Effect masks and per-patient starts are given for the whole cohort; each
+    chunk sees its own slice.
+    """
     streams = BlockStreams(spec.seed, start, stop)
     population = sample_population(
         streams, ancestry=spec.ancestry, genotype=spec.genotype, params=population_params
     )
     draws = draw_patient_parameters(population, params, streams)
-    # Effect masks and per-patient starts are given for the whole cohort; each chunk sees its
-    # own slice.
     effects = tuple(
         replace(
             e,
@@ -106,7 +110,12 @@ def simulate_chunk(
         for e in effects
     )
     trajectories = simulate_trajectories(
-        population, draws, params, horizon_months=spec.horizon_months, effects=effects
+        population,
+        draws,
+        params,
+        horizon_months=spec.horizon_months,
+        effects=effects,
+        record_pools=record_pools,
     )
     obs = observe(
         trajectories,
@@ -115,6 +124,23 @@ def simulate_chunk(
         streams,
         horizon_months=spec.horizon_months,
         pre_onset_months=spec.pre_onset_months,
+    )
+    return population, trajectories, obs
+
+
+def simulate_chunk(
+    spec: CohortSpec,
+    start: int,
+    stop: int,
+    params: MechanisticParams,
+    *,
+    effects: tuple[PathwayEffect, ...] = (),
+    with_visits: bool = True,
+    population_params=None,
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Simulate patients ``start..stop`` (``start`` on a block boundary) of a cohort."""
+    population, trajectories, obs = chunk_state(
+        spec, start, stop, params, effects=effects, population_params=population_params
     )
     ids = np.array([f"VP{i:07d}" for i in range(start, stop)], dtype=object)
     patients = _patients_table(ids, population, trajectories, obs, spec)

@@ -12,20 +12,17 @@ Research and education only, not medical advice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
-from alsim.cohort.simulate import CohortSpec
+from alsim.cohort.simulate import CohortSpec, chunk_state
 from alsim.disease.mechanistic.engine import (
     PathwayEffect,
-    draw_patient_parameters,
-    simulate_trajectories,
 )
-from alsim.disease.mechanistic.observe import Observations, observe
+from alsim.disease.mechanistic.observe import Observations
 from alsim.disease.mechanistic.params import MechanisticParams, load_params
-from alsim.disease.mechanistic.population import sample_population
-from alsim.rng import BLOCK_SIZE, BlockStreams
+from alsim.rng import BLOCK_SIZE
 
 
 @dataclass
@@ -87,36 +84,15 @@ class World:
 
 
 def _chunk(spec, start, stop, params, effects, population_params):
-    streams = BlockStreams(spec.seed, start, stop)
-    population = sample_population(
-        streams, ancestry=spec.ancestry, genotype=spec.genotype, params=population_params
-    )
-    draws = draw_patient_parameters(population, params, streams)
-    local = tuple(
-        replace(
-            e,
-            mask=None if e.mask is None else np.asarray(e.mask, dtype=bool)[start:stop],
-            start_months=e.start_months
-            if np.ndim(e.start_months) == 0
-            else np.asarray(e.start_months, dtype=float)[start:stop],
-        )
-        for e in effects
-    )
-    traj = simulate_trajectories(
-        population,
-        draws,
+    # The same model state as alsim.cohort.simulate (same draws), with the pools recorded.
+    population, traj, obs = chunk_state(
+        spec,
+        start,
+        stop,
         params,
-        horizon_months=spec.horizon_months,
-        effects=local,
+        effects=effects,
+        population_params=population_params,
         record_pools=True,
-    )
-    obs = observe(
-        traj,
-        population,
-        params,
-        streams,
-        horizon_months=spec.horizon_months,
-        pre_onset_months=spec.pre_onset_months,
     )
     neurons_k = traj.neurons.mean(axis=2)  # (n, K) mean over the 8 pools
     umn = align_on_onset(traj.umn_fraction, traj.onset_months, obs.t_months)

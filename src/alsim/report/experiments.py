@@ -271,7 +271,7 @@ def experiments_report(results) -> str:
         f"Experiment: {results[0].name}" if len(results) == 1 else "Experiments: the seed's claims"
     )
     return render(
-        "experiments_report.html",
+        "trial_report.html",  # the same page layout as trial and reproduction reports
         title=title,
         subtitle="The seed's claims made computable on calibrated virtual patients.",
         cards=cards,
