@@ -312,3 +312,30 @@ def test_c9orf72_extramotor_nfl_rises_years_before_onset_and_changes_nothing_els
     # plateau of about 10 pg/mL (times the visit's measurement-noise factor).
     assert median_extra(-60) < 0.3 * median_extra(-20)
     assert median_extra(-20) == pytest.approx(10.0, rel=0.2)
+
+
+def test_tofersen_lowers_csf_sod1_towards_its_catalogue_level():
+    """Target engagement: CSF SOD1 of treated carriers falls to 1 - lowering(dose), with the
+    readout's time constant; untreated patients and visits before the start are unchanged."""
+    from alsim.disease.mechanistic.observe import CSF_SOD1_MONTHS
+    from alsim.treatment.catalogue import get_therapy
+
+    tofersen = get_therapy("tofersen")
+    spec = CohortSpec(n=200, seed=41, horizon_months=24, pre_onset_months=0, genotype="SOD1")
+    treated_mask = np.arange(spec.n) % 2 == 0
+    effect = tofersen.pathway_effect(start_months=6.0, mask=treated_mask)
+    lowering = tofersen.target_lowering(100.0)
+    assert effect.csf_sod1_factor == pytest.approx(1.0 - lowering)
+    key = ["subject_id", "t_months"]
+    both = make_cohort(spec).visits.merge(
+        make_cohort(spec, effects=(effect,)).visits, on=key, suffixes=("_u", "_t")
+    )  # visits at which the patient is alive in both worlds
+    ids = [f"VP{i:07d}" for i in range(spec.n)]
+    on = both["subject_id"].isin([ids[i] for i in np.flatnonzero(treated_mask)])
+    ratio = both["csf_sod1_relative_t"] / both["csf_sod1_relative_u"]  # shared visit noise
+    assert np.allclose(ratio[on & (both["t_months"] <= 6)], 1.0)
+    assert np.allclose(ratio[~on], 1.0)
+    late = on & (both["t_months"] == 18)
+    assert late.sum() > 50
+    expected = 1.0 - lowering * (1.0 - np.exp(-12.0 / CSF_SOD1_MONTHS))
+    assert np.allclose(ratio[late], expected)

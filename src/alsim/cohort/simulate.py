@@ -124,6 +124,7 @@ def chunk_state(
         streams,
         horizon_months=spec.horizon_months,
         pre_onset_months=spec.pre_onset_months,
+        effects=effects,
     )
     return population, trajectories, obs
 

@@ -235,15 +235,7 @@ class Therapy(_Frozen):
                 raise InputError(
                     f"therapy {self.name}", "has no mechanistic (pathway) action: supportive care"
                 )
-            action = self.mechanistic.action()
-            if dose_mg is not None:
-                ref = self.target_lowering(self.dose_response["reference_dose_mg"].value)
-                scale = self.target_lowering(dose_mg) / ref
-                action = action.model_copy(
-                    update={
-                        "input_factor": tuple(1.0 - (1.0 - v) * scale for v in action.input_factor)
-                    }
-                )
+            action = self._action(dose_mg)
             fields["pathway"] = action.model_dump(mode="json")
             if "subgroup" in fields:
                 fields["subgroup"].pop("decline_per_month", None)
@@ -260,13 +252,34 @@ class Therapy(_Frozen):
         """A :class:`~alsim.treatment.Product` (catalogue effect, then ``overrides``)."""
         return Product(**{**self.product_fields(generator, dose_mg), **overrides})
 
-    def pathway_effect(self, start_months=0.0, mask=None, start_from: str = "onset"):
+    def _action(self, dose_mg: float | None = None):
+        """The pathway action at ``dose_mg`` (default: the catalogue's reference dose).
+
+        With a ``dose_response``, each input-factor cut :math:`1 - v` is scaled by
+        :math:`L(D)/L(D_{ref})` and CSF SOD1 (target engagement) is left at :math:`1 - L(D)`.
+        """
+        action = self.mechanistic.action()
+        if self.dose_response is None:
+            return action
+        reference = self.dose_response["reference_dose_mg"].value
+        dose = reference if dose_mg is None else dose_mg
+        scale = self.target_lowering(dose) / self.target_lowering(reference)
+        return action.model_copy(
+            update={
+                "input_factor": tuple(1.0 - (1.0 - v) * scale for v in action.input_factor),
+                "csf_sod1_factor": 1.0 - self.target_lowering(dose),
+            }
+        )
+
+    def pathway_effect(
+        self, start_months=0.0, mask=None, start_from: str = "onset", dose_mg: float | None = None
+    ):
         """The mechanistic model's :class:`PathwayEffect` of this therapy (``None`` without)."""
         if self.mechanistic is None:
             return None
         from alsim.disease.mechanistic.engine import PathwayEffect
 
-        action = self.mechanistic.action()
+        action = self._action(dose_mg)
         return PathwayEffect(
             start_months=start_months,
             input_factor=action.input_factor,
@@ -274,6 +287,7 @@ class Therapy(_Frozen):
             hazard_factor=action.hazard_factor,
             mask=mask,
             start_from=start_from,
+            csf_sod1_factor=action.csf_sod1_factor,
         )
 
     def target_lowering(self, dose_mg: float) -> float:

@@ -162,12 +162,14 @@ class PathwayAction(_Frozen):
     ``input_factor[j]`` multiplies pathway j's genotype and background input,
     ``coupling_factor[j]`` every feedback term driving pathway j, ``hazard_factor`` the neuron
     death hazard. Pathways in the order misfolding, mitochondrial, transport, inflammation,
-    excitotoxicity.
+    excitotoxicity. ``csf_sod1_factor`` is target engagement in the readouts (the fraction of
+    CSF SOD1 left under the therapy; it changes no rate).
     """
 
     input_factor: tuple[float, ...] = (1.0,) * N_PATHWAYS
     coupling_factor: tuple[float, ...] = (1.0,) * N_PATHWAYS
     hazard_factor: float = Field(1.0, ge=0, le=10)
+    csf_sod1_factor: float = Field(1.0, ge=0, le=1)
 
     _check_input = field_validator("input_factor")(classmethod(lambda cls, v: _factors(v)))
     _check_coupling = field_validator("coupling_factor")(classmethod(lambda cls, v: _factors(v)))

@@ -112,13 +112,16 @@ def _simulate(scenario, seed: int, n: int, delay_u: np.ndarray, actions) -> dict
                 input_factor=tuple(action.input_factor),
                 coupling_factor=tuple(action.coupling_factor),
                 hazard_factor=action.hazard_factor,
+                csf_sod1_factor=action.csf_sod1_factor,
                 mask=start == month,
             )
             for month in np.unique(start[ok])
         )
         s2, pop2, draws2 = cohort()
         traj2 = simulate_trajectories(pop2, draws2, params, horizon_months=horizon, effects=effects)
-        obs2 = observe(traj2, pop2, params, s2, horizon_months=horizon, pre_onset_months=0)
+        obs2 = observe(
+            traj2, pop2, params, s2, horizon_months=horizon, pre_onset_months=0, effects=effects
+        )
         worlds.append(_world(obs2, mi, scenario))
     return {"attributes": attributes, "screenable": ok, "worlds": worlds}
 

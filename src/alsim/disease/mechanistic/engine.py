@@ -102,6 +102,11 @@ class PathwayEffect:
     treatment, e.g. at the month an untreated patient's NfL first crosses a threshold: before the
     start the treated and untreated worlds are identical (same draws), so that month is the
     same in both.
+
+    ``csf_sod1_factor`` is target engagement in the readouts: the fraction of CSF SOD1 left at
+    steady state under the therapy (e.g. 0.63 for a 37% lowering by an antisense
+    oligonucleotide); the measured level approaches it with a time constant of
+    :data:`alsim.disease.mechanistic.observe.CSF_SOD1_MONTHS` from the start. It changes no rate.
     """
 
     start_months: float | np.ndarray = 0.0
@@ -110,11 +115,16 @@ class PathwayEffect:
     hazard_factor: float = 1.0
     mask: np.ndarray | None = None
     start_from: str = "onset"
+    csf_sod1_factor: float = 1.0
 
     def __post_init__(self) -> None:
         if self.start_from not in ("onset", "trigger"):
             raise InputError(
                 "PathwayEffect.start_from", f"must be 'onset' or 'trigger', got {self.start_from!r}"
+            )
+        if not (0.0 <= float(self.csf_sod1_factor) <= 1.0):
+            raise InputError(
+                "PathwayEffect.csf_sod1_factor", f"must be in [0, 1], got {self.csf_sod1_factor!r}"
             )
 
 

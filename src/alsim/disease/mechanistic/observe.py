@@ -63,6 +63,10 @@ RESPIRATORY_ITEM = 11  # item 12 (R3), set by ventilation status
 CSF_SOD1_NOISE_SD = (
     0.08  # log-scale visit noise of CSF SOD1 (relative to the carrier's own baseline)
 )
+#: Time constant (months) with which CSF SOD1 approaches its treated level after a therapy with a
+#: ``csf_sod1_factor`` starts (structural: tofersen's CSF SOD1 fall was measured at 28 weeks in
+#: VALOR, after three loading doses; shared/science/trials.md A4).
+CSF_SOD1_MONTHS = 2.0
 #: |z| beyond which Phi(z) is 1 (or 0) to double precision in the expected total.
 PHI_CUTOFF = 8.3
 INV_SQRT2 = 1.0 / math.sqrt(2.0)
@@ -273,6 +277,9 @@ def _observe_patients(
     sod1,  # (n,) bool: SOD1 carrier
     c9,  # (n,) bool: C9orf72 carrier
     c9_lead,  # (n,) months before motor onset at which extra-motor NfL release starts
+    sod1_start,  # (n, E) months from onset at which each CSF SOD1 lowering starts (inf: never)
+    sod1_factor,  # (E,) fraction of CSF SOD1 left at steady state
+    sod1_tau,  # months: approach to the treated level
     fvc0,  # (n,)
     uptake,  # (n, 3) bool: gastrostomy, NIV, PAV accepted
     death_e,  # (n,) Exp(1)
@@ -412,6 +419,11 @@ def _observe_patients(
                 csf_sod1[i, k] = (
                     math.exp(c.csf_sod1_noise_sd * visit_noise[i, k, 2]) if sod1[i] else math.nan
                 )
+                for e in range(sod1_start.shape[1]):  # target engagement (readout only)
+                    since = t[k] - sod1_start[i, e]
+                    if since > 0:
+                        kept = 1.0 - (1.0 - sod1_factor[e]) * (1.0 - math.exp(-since / sod1_tau))
+                        csf_sod1[i, k] *= kept
                 fa[i, k] = c.fa_baseline - c.fa_umn_loss * (1.0 - umn[k]) + c.fa_sd * z[i, 3]
                 score = 0
                 for m in range(RESPIRATORY_ITEM):
@@ -495,6 +507,22 @@ def _expected_total_terms(mixing: np.ndarray, thresholds: np.ndarray):
     )
 
 
+def _sod1_lowering(effects, onset_from_trigger, n):
+    """(start months from onset per patient and effect, steady-state factor per effect)."""
+    lowering = [e for e in effects if float(e.csf_sod1_factor) < 1.0]
+    start = np.full((n, len(lowering)), np.inf)
+    for j, e in enumerate(lowering):
+        s = np.broadcast_to(np.asarray(e.start_months, dtype=float), (n,)).copy()
+        if e.start_from == "trigger":
+            s = np.ceil(s) - onset_from_trigger  # the engine switches at month boundaries
+        s = np.where(np.isnan(s), np.inf, s)
+        if e.mask is not None:
+            s = np.where(np.asarray(e.mask, dtype=bool), s, np.inf)
+        start[:, j] = s
+    factor = np.array([float(e.csf_sod1_factor) for e in lowering], dtype=float)
+    return start, factor
+
+
 def observe(
     trajectories: Trajectories,
     population,
@@ -503,8 +531,14 @@ def observe(
     *,
     horizon_months: int,
     pre_onset_months: int,
+    effects: tuple = (),
 ) -> Observations:
-    """Readouts and milestones on the monthly grid ``-pre_onset_months .. horizon_months``."""
+    """Readouts and milestones on the monthly grid ``-pre_onset_months .. horizon_months``.
+
+    ``effects`` (the same :class:`~alsim.disease.mechanistic.engine.PathwayEffect` objects as the
+    engine got) only matter here through ``csf_sod1_factor``: the CSF SOD1 readout of treated
+    patients falls towards that fraction from the effect's start.
+    """
     p = params
     n = trajectories.onset_months.shape[0]
     t = np.arange(-pre_onset_months, horizon_months + 1, dtype=float)
@@ -596,6 +630,8 @@ def observe(
         np.asarray(population.genotype == SOD1),
         np.asarray(population.genotype == C9ORF72),
         nfl.c9_extramotor_lead_months * np.exp(nfl.c9_extramotor_log_sd * z[:, 4]),
+        *_sod1_lowering(effects, trajectories.onset_months, n),
+        CSF_SOD1_MONTHS,
         fvc0,
         uptake,
         death_e,
