@@ -19,19 +19,26 @@ from alsim.cohort.simulate import CohortSpec
 from alsim.disease.mechanistic.params import load_params
 from alsim.experiments.common import (
     ExperimentResult,
+    catalogue_effect,
     check_positive_int,
     combine,
     fmt,
+    local_record,
     mean_se,
     neuroprotectant,
     restricted_time,
     single_pathway,
     start_at,
+    therapy_record,
 )
 from alsim.experiments.worlds import simulate_world
 
 NAME = "combination"
 SHORT = ("MIS", "MITO", "TRANS", "INFL", "EXC")
+#: Catalogue drugs with a pathway action (alsim.treatment.catalogue); their combinations are the
+#: real-world counterpart of the hypothetical single-pathway blockers.
+CATALOGUE = ("riluzole", "edaravone", "amx0035", "lenzumestrocel")
+CATALOGUE_COMBOS = (("riluzole", "edaravone"), CATALOGUE)
 
 
 def _verdict(ratio: float, excess: float, se: float) -> str:
@@ -61,7 +68,11 @@ def combination(
     8 pools at ``t*`` = ``readout_months`` after onset), and the gain in restricted mean
     survival to ``horizon_months``. Excess of a pair: ``d(AB) - d(A) - d(B)`` (paired over
     patients, with its Monte Carlo SE); synergy ratio ``d(AB) / (d(A) + d(B))``.
-    A downstream control: two neuroprotectants (hazard x0.7 each) outside the loop.
+    A downstream control: two neuroprotectants (hazard x0.7 each) outside the loop. The single
+    blockers and the neuroprotectant are hypothetical (defined here); the catalogue drugs
+    (:data:`CATALOGUE`, their mechanistic action from ``alsim.treatment.catalogue``, given to
+    everyone: the empirical subgroups of edaravone and lenzumestrocel are not applied) are
+    run alone, as riluzole + edaravone and all four together.
     """
     started = time.perf_counter()
     check_positive_int("n", n, 16)
@@ -92,16 +103,26 @@ def combination(
     np1 = neuroprotectant(start, 0.7)
     results["NP"] = outcome(np1)
     combos[("NP", "NP")] = combine([np1, np1])
+    drugs = {name: catalogue_effect(name, start) for name in CATALOGUE}
+    for name, effect in drugs.items():
+        results[name] = outcome(effect)
+    for parts in CATALOGUE_COMBOS:
+        combos[parts] = combine([drugs[p] for p in parts])
     rows = []
     for name, r in results.items():
         s, se = mean_se(r["saved"])
         rm, rse = mean_se(r["rmst"])
         fu, fse = mean_se(r["alsfrs"])
-        label = "neuroprotectant (hazard x0.7)" if name == "NP" else f"{name} feedback x{factor:g}"
+        if name in drugs:
+            label, kind = name, "catalogue"
+        elif name == "NP":
+            label, kind = "neuroprotectant (hazard x0.7)", "single"
+        else:
+            label, kind = f"{name} feedback x{factor:g}", "single"
         rows.append(
             {
                 "intervention": label,
-                "kind": "single",
+                "kind": kind,
                 "neurons_saved": s,
                 "neurons_saved_se": se,
                 "alsfrs_gain": fu,
@@ -123,15 +144,19 @@ def combination(
         sum_saved = sum(results[p]["saved"] for p in parts)
         sum_rmst = sum(results[p]["rmst"] for p in parts)
         ex, exse = mean_se(r["saved"] - sum_saved)
-        label = (
-            "two neuroprotectants (hazard x0.49)"
-            if parts == ("NP", "NP")
-            else ("all five" if len(parts) == 5 else " + ".join(parts))
-        )
+        if parts == ("NP", "NP"):
+            label, kind = "two neuroprotectants (hazard x0.49)", "downstream pair"
+        elif parts[0] in drugs:
+            label, kind = " + ".join(parts), "catalogue combination"
+        else:
+            label, kind = (
+                ("all five" if len(parts) == 5 else " + ".join(parts)),
+                (f"{len(parts)} pathways"),
+            )
         rows.append(
             {
                 "intervention": label,
-                "kind": "downstream pair" if parts[0] == "NP" else f"{len(parts)} pathways",
+                "kind": kind,
                 "neurons_saved": s,
                 "neurons_saved_se": se,
                 "alsfrs_gain": fu,
@@ -146,12 +171,11 @@ def combination(
             }
         )
     table = pd.DataFrame(rows)
-    combo_rows = table[table.kind != "single"]
     table["verdict"] = [
         _verdict(r.synergy_ratio_saved, r.excess_saved, r.excess_saved_se)
         for r in table.itertuples()
     ]
-    combo_rows = table[table.kind != "single"]
+    combo_rows = table[~table.kind.isin(("single", "catalogue"))]
     synergistic = combo_rows[combo_rows.verdict == "synergistic"]
     not_syn = combo_rows[combo_rows.verdict != "synergistic"]
     singles_only = table[(table.kind == "single") & ~table.intervention.str.startswith("neuro")]
@@ -174,7 +198,18 @@ def combination(
         },
         "synergistic": list(synergistic.intervention),
         "not_synergistic": {r.intervention: r.verdict for r in not_syn.itertuples()},
+        "catalogue": {
+            r.intervention: {
+                "neurons_saved": [r.neurons_saved, r.neurons_saved_se],
+                "rmst_gain_months": [r.rmst_gain_months, r.rmst_gain_months_se],
+                "synergy_ratio_saved": r.synergy_ratio_saved,
+                "verdict": r.verdict,
+            }
+            for r in table[table.kind.str.startswith("catalogue")].itertuples()
+        },
     }
+    cat = table[table.kind.str.startswith("catalogue")].set_index("intervention")
+    all4 = " + ".join(CATALOGUE)
     findings = [
         f"Best single pathway ({best_single.intervention}) saves "
         f"{fmt(best_single.neurons_saved, best_single.neurons_saved_se, 4)} of the motor-neuron "
@@ -186,7 +221,26 @@ def combination(
         + ". Not synergistic: "
         + (", ".join(f"{r.intervention} ({r.verdict})" for r in not_syn.itertuples()) or "none")
         + ".",
+        "Catalogue drugs from diagnosis (mechanistic action, everyone treated): "
+        + "; ".join(
+            f"{name} {fmt(cat.loc[name, 'neurons_saved'], cat.loc[name, 'neurons_saved_se'], 4)}"
+            for name in CATALOGUE
+        )
+        + f" of the pool saved; all four together "
+        f"{fmt(cat.loc[all4, 'neurons_saved'], cat.loc[all4, 'neurons_saved_se'], 4)} "
+        f"({cat.loc[all4, 'synergy_ratio_saved']:.2f}× the sum, {cat.loc[all4, 'verdict']}), "
+        f"RMST gain {fmt(cat.loc[all4, 'rmst_gain_months'], cat.loc[all4, 'rmst_gain_months_se'], 2)}"
+        " months.",
     ]
+    therapies = [
+        local_record(
+            "single-pathway blocker",
+            singles[SHORT[0]],
+            module="alsim.experiments.common.single_pathway",
+            role=f"one per pathway (feedback driving it x{factor:g}); shown for misfolding",
+        ),
+        local_record("neuroprotectant", np1, module="alsim.experiments.common.neuroprotectant"),
+    ] + [therapy_record(name, drugs[name], role="from diagnosis") for name in CATALOGUE]
     return ExperimentResult(
         name=NAME,
         title="Combination: single vs multi-pathway intervention in the vicious cycle",
@@ -200,9 +254,11 @@ def combination(
             "readout_months_after_onset": readout_months,
             "horizon_months": horizon_months,
             "synergy_scale": "additive on mean neurons saved (and on RMST gain)",
+            "catalogue": ", ".join(CATALOGUE) + " (mechanistic action, given to everyone)",
         },
         key_numbers=key,
         tables={"interventions": table},
         findings=findings,
+        therapies=therapies,
         seconds=time.perf_counter() - started,
     )

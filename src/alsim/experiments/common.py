@@ -36,6 +36,7 @@ class ExperimentResult:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     series: dict[str, Any] = field(default_factory=dict)  # arrays for the figures
     findings: list[str] = field(default_factory=list)
+    therapies: list[dict[str, Any]] = field(default_factory=list)  # therapy_record / local_record
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -46,6 +47,7 @@ class ExperimentResult:
             "question": self.question,
             "seed": self.seed,
             "settings": clean(self.settings),
+            "therapies": clean(self.therapies),
             "key_numbers": clean(self.key_numbers),
             "tables": {k: clean(v.to_dict(orient="records")) for k, v in self.tables.items()},
             "findings": list(self.findings),
@@ -127,37 +129,91 @@ def fmt(est: float, se: float | None = None, digits: int = 2) -> str:
 
 
 # -- therapies -------------------------------------------------------------------------------
-# The therapy catalogue (alsim.treatment.catalogue) is written by another helper; until it is
-# in place the experiments define their therapies here as PathwayEffect factors, each with the
-# mechanism it stands for. Magnitudes are illustrative (structural), not fitted to trials.
+# Therapies with a catalogue entry (alsim.treatment.catalogue, params/therapies.yaml) are taken
+# from it: their PathwayEffect is the entry's mechanistic action (Therapy.pathway_effect), and
+# each result names the entry (therapy_record). Only deliberately hypothetical therapies are
+# defined here or in the experiment modules: the single-pathway blockers and the downstream
+# neuroprotectant of `combination`, the subgroup-restricted therapies of `heterogeneity`.
+# Their magnitudes are illustrative (structural), not fitted to trials.
+
+CATALOGUE_SOURCE = "alsim.treatment.catalogue (src/alsim/params/therapies.yaml)"
 
 
-def tofersen_like(start, mask=None, *, start_from: str = "onset") -> PathwayEffect:
-    """SOD1 antisense oligonucleotide (tofersen-like), acting in SOD1 carriers only.
+def catalogue_effect(
+    name: str, start, mask=None, *, start_from: str = "onset", dose_mg: float | None = None
+) -> PathwayEffect:
+    """The catalogue therapy ``name``'s :class:`PathwayEffect` (its mechanistic action)."""
+    from alsim.treatment.catalogue import get_therapy
 
-    Lowering SOD1 synthesis cuts the mutant-protein input to misfolding by 70% (input factor
-    0.3; VALOR's ~35% lower CSF SOD1 protein at 100 mg is a protein level, the synthesis cut
-    is an assumption) and halves the feedback driving misfolding (less SOD1 substrate for
-    templated aggregation and for oxidative/transport-driven misfolding; coupling factor 0.5).
-    """
-    return PathwayEffect(
-        start_months=start,
-        input_factor=(0.3, 1.0, 1.0, 1.0, 1.0),
-        coupling_factor=(0.5, 1.0, 1.0, 1.0, 1.0),
-        mask=mask,
-        start_from=start_from,
-    )
+    therapy = get_therapy(name)
+    kwargs = {} if dose_mg is None else {"dose_mg": dose_mg}
+    effect = therapy.pathway_effect(start, mask=mask, start_from=start_from, **kwargs)
+    if effect is None:
+        raise InputError(f"therapy {name}", "has no mechanistic (pathway) action")
+    return effect
+
+
+def tofersen(start, mask=None, *, start_from: str = "onset") -> PathwayEffect:
+    """Catalogue ``tofersen`` at its reference dose (100 mg): misfolding input x0.63 (CSF SOD1
+    37% lower, VALOR phase 1/2), CSF SOD1 left at 0.63 in the readouts. ``mask``: who is
+    treated (the experiments give it to SOD1 carriers only, the catalogue's subgroup)."""
+    return catalogue_effect("tofersen", start, mask, start_from=start_from)
+
+
+def _factors(effect: PathwayEffect) -> str:
+    parts = []
+    for kind, values in (("input", effect.input_factor), ("feedback", effect.coupling_factor)):
+        parts += [f"{PATHWAY_LABELS[j]} {kind} x{v:g}" for j, v in enumerate(values) if v != 1.0]
+    if effect.hazard_factor != 1.0:
+        parts.append(f"neuron-death hazard x{effect.hazard_factor:g}")
+    return ", ".join(parts) or "none"
+
+
+def therapy_record(
+    name: str, effect: PathwayEffect, *, acts_in: str = "everyone", role: str = ""
+) -> dict[str, Any]:
+    """What the result says about a catalogue therapy: entry, factors, status, source."""
+    from alsim.treatment.catalogue import get_therapy
+
+    therapy = get_therapy(name)
+    mech = therapy.mechanistic
+    return {
+        "therapy": therapy.label,
+        "source": f"catalogue entry '{name}' in {CATALOGUE_SOURCE}",
+        "factors": _factors(effect),
+        "acts_in": acts_in,
+        "status": mech.status if mech is not None else "",
+        "evidence": mech.source if mech is not None else "",
+        "role": role,
+    }
+
+
+def local_record(
+    label: str, effect: PathwayEffect, *, module: str, acts_in: str = "everyone", role: str = ""
+) -> dict[str, Any]:
+    """The same for a hypothetical therapy defined in the experiment (no catalogue entry)."""
+    return {
+        "therapy": label,
+        "source": f"hypothetical, defined in {module} (no catalogue entry)",
+        "factors": _factors(effect),
+        "acts_in": acts_in,
+        "status": "assumed",
+        "evidence": "illustrative magnitude, not fitted to a trial",
+        "role": role,
+    }
 
 
 def single_pathway(j: int, start, factor: float = 0.5, mask=None) -> PathwayEffect:
-    """A drug that halves the feedback driving one pathway of the vicious cycle."""
+    """Hypothetical: a drug that cuts the feedback driving one pathway of the vicious cycle
+    (x ``factor``). No catalogue drug is a clean single-pathway blocker."""
     coupling = [1.0] * 5
     coupling[j] = factor
     return PathwayEffect(start_months=start, coupling_factor=tuple(coupling), mask=mask)
 
 
 def neuroprotectant(start, factor: float = 0.7, mask=None) -> PathwayEffect:
-    """A downstream neuroprotectant: multiplies the neuron-death hazard (outside the loop)."""
+    """Hypothetical downstream neuroprotectant: neuron-death hazard x ``factor`` (outside the
+    loop)."""
     return PathwayEffect(start_months=start, hazard_factor=factor, mask=mask)
 
 
@@ -174,6 +230,7 @@ def combine(effects: list[PathwayEffect]) -> PathwayEffect:
         hazard_factor=haz,
         mask=first.mask,
         start_from=first.start_from,
+        csf_sod1_factor=float(np.prod([getattr(e, "csf_sod1_factor", 1.0) for e in effects])),
     )
 
 

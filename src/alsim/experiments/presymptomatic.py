@@ -23,7 +23,8 @@ from alsim.experiments.common import (
     mean_se,
     nfl_trigger_months,
     prop_se,
-    tofersen_like,
+    therapy_record,
+    tofersen,
 )
 from alsim.experiments.trials import Endpoints, run_parallel_trials
 from alsim.experiments.worlds import simulate_world
@@ -45,7 +46,7 @@ def presymptomatic_trial(
     Carriers are in surveillance from ``surveillance_months`` before their (untreated) onset;
     the trigger is two consecutive monthly NfL values above the age-specific healthy P95
     (:func:`nfl_trigger_months`); only carriers still presymptomatic at the trigger are
-    randomised. The treated world starts the tofersen-like effect at the trigger month
+    randomised. The treated world starts catalogue ``tofersen`` at the trigger month
     (trigger-relative start); onset in that world may move later. Outcome: onset within
     ``window_months`` of randomisation (in the world of the arm).
     """
@@ -61,7 +62,7 @@ def presymptomatic_trial(
     trig = nfl_trigger_months(base, params)
     randomised = np.isfinite(trig) & (trig < 0)
     start = np.where(randomised, base.onset_from_trigger + trig, np.nan)
-    treated = simulate_world(spec, (tofersen_like(start, start_from="trigger"),), params=params)
+    treated = simulate_world(spec, (tofersen(start, start_from="trigger"),), params=params)
     onset_shift = treated.onset_from_trigger - base.onset_from_trigger
     to_onset_placebo = -trig
     to_onset_treated = -trig + onset_shift
@@ -124,7 +125,7 @@ def presymptomatic_trial(
             "population": "SOD1 carriers in surveillance (all eventually develop ALS in the model)",
             "surveillance_months_before_onset": surveillance_months,
             "trigger_rule": "2 consecutive monthly blood NfL above the age-specific healthy P95",
-            "therapy": "tofersen-like from the trigger month",
+            "therapy": "tofersen (catalogue entry, 100 mg) from the trigger month",
             "outcome": f"symptom onset within {window_months} months of randomisation",
             "analysis": "difference in proportions, one-sided test at 2.5%",
             "sizes": list(sizes),
@@ -136,5 +137,13 @@ def presymptomatic_trial(
             "time_to_onset": {"placebo": to_onset_placebo[ok], "treated": to_onset_treated[ok]}
         },
         findings=findings,
+        therapies=[
+            therapy_record(
+                "tofersen",
+                tofersen(0.0),
+                acts_in="SOD1 carriers randomised to the active arm",
+                role="started at the NfL trigger (randomisation)",
+            )
+        ],
         seconds=time.perf_counter() - started,
     )

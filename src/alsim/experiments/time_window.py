@@ -22,7 +22,8 @@ from alsim.experiments.common import (
     nfl_trigger_months,
     restricted_time,
     start_at,
-    tofersen_like,
+    therapy_record,
+    tofersen,
 )
 from alsim.experiments.worlds import simulate_world
 
@@ -31,7 +32,7 @@ ARMS = ("NfL-triggered (presymptomatic)", "at diagnosis", "diagnosis + 12 months
 
 
 def time_window(seed: int = 1, *, n: int = 2048, horizon_months: int = 72) -> ExperimentResult:
-    """Start one therapy (tofersen-like, SOD1 carriers) at three times and compare the worlds.
+    """Start one therapy (catalogue ``tofersen``, SOD1 carriers) at three times; compare worlds.
 
     Starts: (1) at the month an untreated carrier's monthly blood NfL is confirmed above the
     healthy 95th percentile (two consecutive measurements), if that comes before diagnosis,
@@ -71,7 +72,7 @@ def time_window(seed: int = 1, *, n: int = 2048, horizon_months: int = 72) -> Ex
     k48 = int(np.searchsorted(t, min(48.0, horizon)))
     start_neurons = {}
     for arm, how in starts.items():
-        effect = tofersen_like(how["start"], start_from=how["start_from"])
+        effect = tofersen(how["start"], start_from=how["start_from"])
         world = simulate_world(spec, (effect,), params=params)
         neurons = world.on_reference_onset(world.neurons, ref_onset)
         total = world.on_reference_onset(
@@ -157,12 +158,20 @@ def time_window(seed: int = 1, *, n: int = 2048, horizon_months: int = 72) -> Ex
             "n": n,
             "genotype": "SOD1",
             "horizon_months": horizon_months,
-            "therapy": "tofersen-like (misfolding input x0.3, misfolding feedback x0.5)",
+            "therapy": "tofersen (catalogue entry, 100 mg): misfolding input x0.63",
             "nfl_rule": "2 consecutive monthly blood NfL above the age-specific healthy P95",
         },
         key_numbers=key,
         tables={"arms": table},
         series={"curves": curves, "saved_24m": {a: saved_by_arm[a][:, k24] for a in ARMS}},
         findings=findings,
+        therapies=[
+            therapy_record(
+                "tofersen",
+                tofersen(0.0),
+                acts_in="SOD1 carriers (the whole cohort)",
+                role="started at the NfL trigger, at diagnosis or 12 months later",
+            )
+        ],
         seconds=time.perf_counter() - started,
     )

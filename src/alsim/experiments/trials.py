@@ -70,14 +70,21 @@ def slope_endpoint(world: World, enrol: np.ndarray, followup: int) -> np.ndarray
     return np.where(m >= 3, slope, np.nan)
 
 
-def nfl_change_endpoint(world: World, enrol: np.ndarray, months: int) -> np.ndarray:
-    """log(blood NfL at enrolment + months / at enrolment); NaN if dead by then."""
+def nfl_change_endpoint(
+    world: World, enrol: np.ndarray, months: int, readout: str = "nfl_pg_ml"
+) -> np.ndarray:
+    """log(readout at enrolment + months / at enrolment); NaN if dead by then.
+
+    ``readout``: an :class:`Observations` array, blood NfL by default (``csf_sod1_relative``
+    for CSF SOD1).
+    """
     rows = np.arange(world.n)
     k0 = _rows_at(world, enrol, 0.0)
     k1 = _rows_at(world, enrol, float(months))
     alive = world.obs.alive[rows, k1] & np.isfinite(enrol)
+    values = getattr(world.obs, readout)
     with np.errstate(invalid="ignore", divide="ignore"):
-        value = np.log(world.obs.nfl_pg_ml[rows, k1] / world.obs.nfl_pg_ml[rows, k0])
+        value = np.log(values[rows, k1] / values[rows, k0])
     return np.where(alive, value, np.nan)
 
 

@@ -39,6 +39,9 @@ class World:
     last_month: np.ndarray  # (n,) last integrated trigger month (later months repeat it)
     age_onset_years: np.ndarray  # (n,)
     obs: Observations
+    #: (n, 5) each pathway's share of the neuron-loss burden B = sum_j w_j x_j (summed over the
+    #: 8 pools) at diagnosis, pathway order of PATHWAY_LABELS; NaN if never diagnosed
+    burden_share_at_diagnosis: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -96,6 +99,7 @@ def _chunk(spec, start, stop, params, effects, population_params):
     )
     neurons_k = traj.neurons.mean(axis=2)  # (n, K) mean over the 8 pools
     umn = align_on_onset(traj.umn_fraction, traj.onset_months, obs.t_months)
+    share = burden_share_at(traj, params, obs.milestones["t_diagnosis_months"])
     return (
         population.genotype,
         traj.onset_months,
@@ -104,7 +108,25 @@ def _chunk(spec, start, stop, params, effects, population_params):
         umn,
         population.age_onset_years,
         traj.extras["last_month"],
+        share,
     )
+
+
+def burden_share_at(traj, params: MechanisticParams, months_after_onset) -> np.ndarray:
+    """Each pathway's share of the burden ``w_j x_j`` (summed over pools) at a time (n, 5).
+
+    ``months_after_onset`` per patient (NaN: the share is NaN); read at the nearest recorded
+    month of the trigger-month grid (needs ``record_pools``).
+    """
+    x = traj.pathways  # (n, K, 8, 5)
+    n, k = x.shape[0], x.shape[1]
+    when = np.asarray(months_after_onset, dtype=float)
+    row = np.clip(np.rint(np.nan_to_num(traj.onset_months + when, nan=0.0)), 0, k - 1)
+    at = x[np.arange(n), row.astype(np.int64)]  # (n, 8, 5)
+    contrib = (at * np.asarray(params.pathways.burden_weights, dtype=float)).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = contrib / contrib.sum(axis=1, keepdims=True)
+    return np.where(np.isfinite(when)[:, None], share, np.nan)
 
 
 def _pad(arrays, fill_last=True):
@@ -206,4 +228,5 @@ def simulate_world(
         last_month=np.concatenate([p[6] for p in parts]),
         age_onset_years=age,
         obs=obs,
+        burden_share_at_diagnosis=np.concatenate([p[7] for p in parts]),
     )

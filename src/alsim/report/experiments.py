@@ -30,8 +30,11 @@ METHODS = [
     "untreated worlds share every random draw, so differences are caused by the therapy only.",
     "Values after ± are Monte Carlo standard errors (paired over patients, or over simulated "
     "trials; trial SEs are conditional on the simulated patient pool).",
-    "Therapies are PathwayEffect factors with illustrative magnitudes (docs/experiments.md), not "
-    "fitted to trial results.",
+    "Therapies are PathwayEffect factors: catalogue therapies (tofersen, riluzole, edaravone, "
+    "AMX0035, lenzumestrocel) take the mechanistic action of their entry in "
+    "alsim.treatment.catalogue; the deliberately hypothetical ones (single-pathway blockers, "
+    "neuroprotectant, subgroup-restricted therapies) are defined in the experiment with "
+    "illustrative magnitudes (docs/experiments.md). Each section lists its therapies and sources.",
     "Experiments and their equations: docs/experiments.md.",
 ]
 
@@ -141,13 +144,17 @@ def _heterogeneity_figures(result) -> list[str]:
         "trials",
     )
     for i, (label, est) in enumerate(result.series["estimates"].items()):
-        ax.hist(est, bins=40, alpha=0.6, color=PALETTE[i], label=label)
-    ax.axvline(
-        result.key_numbers["true_slope_effect_in_subgroup"],
-        color="#333333",
-        ls=":",
-        label="true effect in the subgroup",
-    )
+        ax.hist(est, bins=40, alpha=0.5, color=PALETTE[i % len(PALETTE)], label=label)
+    styles = (":", "--")
+    for i, (variant, k) in enumerate(
+        (v, k) for v, k in result.key_numbers.items() if isinstance(k, dict)
+    ):
+        ax.axvline(
+            k["true_slope_effect_in_subgroup"],
+            color="#333333",
+            ls=styles[i % 2],
+            label=f"true effect in the {variant} subgroup",
+        )
     ax.legend(fontsize=8, frameon=False)
     return [to_svg(fig)]
 
@@ -239,6 +246,14 @@ def experiment_sections(result, *, figures: bool = True) -> list[dict[str, Any]]
         for name, frame in result.tables.items()
     )
     findings = "".join(f"<li>{_escape(f)}</li>" for f in result.findings)
+    therapies = getattr(result, "therapies", None)
+    if therapies:
+        tables = (
+            "<h3>therapies</h3><div class='scroll'>"
+            + table_html(pd.DataFrame(therapies))
+            + "</div>"
+            + tables
+        )
     return [
         {
             "id": f"experiment-{result.name}",
