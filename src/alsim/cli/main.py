@@ -520,6 +520,10 @@ from alsim.cli.trial import register as _register_trial  # noqa: E402
 
 _register_trial(app)
 
+from alsim.cli.runtime import register as _register_runtime  # noqa: E402
+
+_register_runtime(app)
+
 from alsim.cli.experiment import register as _register_experiment  # noqa: E402
 
 _register_experiment(app)

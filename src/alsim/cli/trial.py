@@ -3,12 +3,14 @@
 Registered on the main app by :mod:`alsim.cli.main`. Heavy modules (the trial engine, pandas,
 matplotlib) are imported inside the commands so that `alsim --help` stays fast. Every error is
 one stderr line ``error: <where>: <problem>`` with exit status 2, raised before anything is
-written; the run directory appears at once, complete (see :mod:`alsim.results.store`).
+written. `alsim run` writes finished chunks into ``OUT/chunks/`` as they come (so ``--resume``
+can continue an interrupted run) and the run's files last, ``manifest.json`` at the very end:
+a directory is a complete run only once it has its manifest (see :mod:`alsim.results.store`
+and :mod:`alsim.runtime.resume`).
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -219,10 +221,39 @@ def run(
     overwrite: Annotated[
         bool, typer.Option(help="Replace an existing run directory at --out.")
     ] = False,
+    strategy: Annotated[
+        str,
+        typer.Option(
+            help="How chunks run: serial, vectorized (one process), process (local pool) or dask."
+        ),
+    ] = "vectorized",
+    workers: Annotated[
+        int,
+        typer.Option(help="Worker processes for --strategy process or dask (LocalCluster)."),
+    ] = 1,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler address (tcp://host:8786) instead of a LocalCluster."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue an interrupted run at --out (finished chunks are kept).")
+    ] = False,
+    grow: Annotated[
+        int | None,
+        typer.Option(
+            help="Add this many replicates to the finished run at --out (same seed).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Simulate a trial scenario and write a run directory with tables and an HTML report."""
-    from alsim.results import performance, write_run
+    """Simulate a trial scenario and write a run directory with tables and an HTML report.
+
+    Replicates are written in chunk files as they finish (OUT/chunks/), so an interrupted run
+    continues with --resume; --grow adds replicates to a finished run. The same seed gives the
+    same table for every --strategy, --workers and --chunk-size.
+    """
     from alsim.results.store import check_out_dir
+    from alsim.runtime.strategies import ExecutionConfig
 
     if not out.strip():
         raise InputError("--out", "must name a directory, got an empty path")
@@ -233,48 +264,54 @@ def run(
         raise InputError("--seed", f"must be a non-negative integer, got {seed}")
     if chunk_size is not None and chunk_size < 1:
         raise InputError("--chunk-size", f"must be a positive integer, got {chunk_size}")
-    check_out_dir(target, overwrite=overwrite)
+    config = ExecutionConfig(strategy=strategy, workers=workers, scheduler=scheduler)
+    if resume and grow is not None:
+        raise InputError("--resume/--grow", "give one of them")
+    if overwrite and (resume or grow is not None):
+        raise InputError("--overwrite", "does not apply with --resume or --grow")
+    if not (resume or grow is not None):
+        check_out_dir(target, overwrite=overwrite)
     scenario = _load(file)
     data = _resolved(scenario)
-    n_rep = n_rep if n_rep is not None else int(_scenario_setting(data, "n_rep") or DEFAULT_N_REP)
-    seed = seed if seed is not None else int(_scenario_setting(data, "seed") or DEFAULT_SEED)
     if chunk_size is None and _scenario_setting(data, "chunk_size") is not None:
         chunk_size = int(_scenario_setting(data, "chunk_size"))
 
-    from alsim.report.trial import trial_report
-    from alsim.trial import run_trials
+    from alsim.runtime.resume import complete_run, prepare_run
 
-    started = time.perf_counter()
-    with _progress() as bar:
-        task = bar.add_task("simulating trials", total=n_rep)
-        trials = run_trials(
-            scenario,
-            n_rep,
-            seed,
-            chunk_size=chunk_size,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
-    simulated = time.perf_counter() - started
-    started = time.perf_counter()
-    perf = performance(trials)
-    summarised = time.perf_counter() - started
-    timings = {"simulate": round(simulated, 3), "summarise": round(summarised, 3)}
-    manifest = {"seed": seed, "n_rep": n_rep, "chunk_size": chunk_size, "timings_seconds": timings}
-    started = time.perf_counter()
-    report = trial_report(data, manifest, trials, perf)
-    timings["report"] = round(time.perf_counter() - started, 3)
-    path = write_run(
+    chunked = prepare_run(
         target,
-        scenario=data,
-        trials=trials,
-        performance=perf,
-        report_html=report,
-        seed=seed,
+        scenario,
+        data,
         n_rep=n_rep,
+        seed=seed,
         chunk_size=chunk_size,
-        timings=timings,
+        default_n_rep=int(_scenario_setting(data, "n_rep") or DEFAULT_N_REP),
+        default_seed=int(_scenario_setting(data, "seed") or DEFAULT_SEED),
+        resume=resume,
+        grow=grow,
         overwrite=overwrite,
     )
+    if chunked is None:
+        stdout.print(
+            f"{escape(str(target))} is already complete; nothing to resume.", soft_wrap=True
+        )
+        return
+    try:
+        with _progress() as bar:
+            task = bar.add_task(f"simulating trials ({config.strategy})", total=chunked.n_rep)
+            _, perf, simulated = complete_run(
+                chunked,
+                config,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    except KeyboardInterrupt:
+        stderr.print(
+            f"interrupted: {chunked.done_reps():,} of {chunked.n_rep:,} replicates are kept in "
+            f"{escape(str(target / 'chunks'))}; continue with --resume",
+            soft_wrap=True,
+        )
+        raise typer.Exit(130) from None
+    n_rep, path = chunked.n_rep, target
     _print_summary(perf, str(scenario.name), n_rep, simulated)
     stdout.print(
         f"Run written to [bold]{escape(str(path))}[/bold] (scenario.yaml, manifest.json, "

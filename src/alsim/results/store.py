@@ -8,6 +8,8 @@ A run directory holds::
     report.html        the HTML report (rebuilt by `alsim report DIR`)
     manifest.json      alsim version, seed, n_rep, chunk size, scenario name and digest, UTC
                        date, platform, timings, and every file's size and sha256
+    chunks/            only while a run is under way or was interrupted (resumable chunk files
+                       and their manifest, :mod:`alsim.runtime.resume`)
 
 :func:`write_run` builds everything in a hidden folder beside the target and renames it into
 place, so a reader never sees a half-written run. :func:`read_run` checks every file (present,
@@ -44,6 +46,8 @@ MANIFEST_FILE = "manifest.json"
 TRIALS_FILE = "trials.parquet"
 PERFORMANCE_FILE = "performance.csv"
 REPORT_FILE = "report.html"
+#: Folder of a run under way (or interrupted): chunk files and their manifest.
+CHUNKS_DIR = "chunks"
 #: Files of a run directory, in the order they are listed in the manifest.
 RUN_FILES = (SCENARIO_FILE, TRIALS_FILE, PERFORMANCE_FILE, REPORT_FILE)
 DISCLAIMER = "Simulated trials for research and education; not medical advice."
@@ -95,8 +99,10 @@ def make_manifest(
     chunk_size: int | None,
     timings: dict[str, float] | None,
     files: dict[str, bytes],
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The manifest of a run (see the module docstring)."""
+    """The manifest of a run (see the module docstring); ``extra`` keys are added before
+    ``files``."""
     return {
         "alsim_version": __version__,
         "kind": "trial_run",
@@ -109,6 +115,7 @@ def make_manifest(
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "timings_seconds": timings or {},
+        **(extra or {}),
         "files": {
             name: {"bytes": len(data), "sha256": _sha256(data)} for name, data in files.items()
         },
@@ -117,12 +124,24 @@ def make_manifest(
 
 
 def is_run_dir(path: Path) -> bool:
-    """Whether ``path`` holds the manifest of a trial run (so that it may be replaced)."""
+    """Whether ``path`` holds the manifest of a trial run, or an unfinished one (``chunks/``), so
+    that it may be replaced."""
+    if is_partial_run(path):
+        return True
     try:
         manifest = json.loads((path / MANIFEST_FILE).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return False
     return isinstance(manifest, dict) and manifest.get("kind") == "trial_run"
+
+
+def is_partial_run(path: Path) -> bool:
+    """Whether ``path`` holds the chunks of a run under way or interrupted (``chunks/``)."""
+    try:
+        manifest = json.loads((path / CHUNKS_DIR / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("kind") == "trial_chunks"
 
 
 def check_out_dir(out: Path, *, overwrite: bool, where: str = "--out") -> None:
@@ -139,6 +158,11 @@ def check_out_dir(out: Path, *, overwrite: bool, where: str = "--out") -> None:
     if resolved == cwd or resolved in cwd.parents:
         raise InputError(where, f"{out} is the working directory or contains it; name a new folder")
     if out.is_dir() and any(out.iterdir()):
+        if not overwrite and is_partial_run(out):
+            raise InputError(
+                where,
+                f"{out} holds an unfinished run (use --resume to continue it, --overwrite to start again)",
+            )
         if not overwrite:
             raise InputError(where, f"{out} is not empty (use --overwrite to replace a run)")
         if not is_run_dir(out):
@@ -193,6 +217,62 @@ def write_run(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out
+
+
+def finish_run(
+    out: str | Path,
+    *,
+    scenario: dict[str, Any],
+    trials: pd.DataFrame,
+    performance: pd.DataFrame,
+    report_html: str,
+    seed: int,
+    n_rep: int,
+    chunk_size: int | None = None,
+    timings: dict[str, float] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write the files of a run into the existing folder ``out`` (that holds its ``chunks/``).
+
+    Each file is replaced atomically (temporary file + rename) and ``manifest.json`` comes last,
+    so the run counts as complete only once everything is in place; ``chunks/`` is removed
+    after that.
+    """
+    out = Path(out)
+    check_trials(trials)
+    files = {
+        SCENARIO_FILE: scenario_yaml(scenario).encode("utf-8"),
+        TRIALS_FILE: trials_parquet_bytes(trials),
+        PERFORMANCE_FILE: performance.to_csv(index=False).encode("utf-8"),
+        REPORT_FILE: report_html.encode("utf-8"),
+    }
+    meta = make_manifest(
+        scenario,
+        seed=seed,
+        n_rep=n_rep,
+        chunk_size=chunk_size,
+        timings=timings,
+        files=files,
+        extra=extra,
+    )
+    files[MANIFEST_FILE] = (json.dumps(meta, indent=2, allow_nan=False) + "\n").encode("utf-8")
+    for name, data in files.items():
+        write_bytes_atomic(out / name, data)
+    shutil.rmtree(out / CHUNKS_DIR, ignore_errors=True)
+    return out
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder, then rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o666 & ~current_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _read_bytes(folder: Path, name: str) -> bytes:
