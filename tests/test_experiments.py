@@ -377,3 +377,11 @@ def test_bad_arguments_are_input_errors():
         time_window(1, n=0)
     with pytest.raises(InputError, match="seed"):
         time_window(-1, n=64)
+
+
+def test_unwritable_out_is_one_error_line(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, out, err = run(capsys, "experiment", "combination", "--quick", "--out", blocker / "sub")
+    one_error_line(code, out, err, "--out")
+    assert blocker.read_text() == "x"

@@ -113,7 +113,10 @@ def experiment(
             REPORT_FILE: experiments_report([result]),
             RESULTS_FILE: json.dumps(payload, indent=2, allow_nan=False) + "\n",
         }
-        _write(target, files)
+        try:
+            _write(target, files)
+        except OSError as exc:
+            raise InputError("--out", f"cannot write to {target} ({exc.strerror or exc})") from None
     if as_json:
         print(text)
         return
