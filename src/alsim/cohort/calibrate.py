@@ -29,6 +29,7 @@ from alsim.cohort.targets import TargetSet, calibration_summary, evaluate_target
 from alsim.disease.mechanistic.params import MechanisticParams, parse_params
 from alsim.disease.mechanistic.population import PopulationParams, load_population_params
 from alsim.fileio import write_text_atomic
+from alsim.parallel import process_pool
 
 #: Bali et al. (JNNP 2017) report median survival 1.2 y (A4V), 6.8 y (other SOD1) and 2.7 y
 #: (all SOD1) in a North American cohort. For exponential-like survival the mixture median is
@@ -225,7 +226,6 @@ def calibrate(
     evaluated in that many processes (the fit is the same: every evaluation uses the same
     seeds, so results do not depend on ``workers``).
     """
-    from concurrent.futures import ProcessPoolExecutor
 
     targets = targets or load_targets()
     setup = setup or CalibrationCohorts()
@@ -240,8 +240,8 @@ def calibrate(
     history: list[dict] = []
     diff_step = 0.05
     pool = (
-        ProcessPoolExecutor(
-            max_workers=workers,
+        process_pool(
+            workers,
             initializer=_init_worker,
             initargs=(params, targets, setup, soft_weight),
         )

@@ -9,7 +9,6 @@ gives the same cohort for any chunk size and any number of workers.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -26,6 +25,7 @@ from alsim.disease.mechanistic.params import MechanisticParams, load_params
 from alsim.disease.mechanistic.population import sample_population
 from alsim.disease.mechanistic.schema import ANCESTRIES, GENOTYPES, REGIONS
 from alsim.errors import InputError
+from alsim.parallel import process_pool
 from alsim.rng import BLOCK_SIZE, BlockStreams, check_seed
 
 DEFAULT_HORIZON_MONTHS = 120
@@ -267,7 +267,7 @@ def make_cohort(
             if progress:
                 progress(job[2] - job[1])
     else:
-        with ProcessPoolExecutor(max_workers=min(workers, os.cpu_count() or 1, len(jobs))) as pool:
+        with process_pool(min(workers, os.cpu_count() or 1, len(jobs))) as pool:
             for job, result in zip(jobs, pool.map(_run_chunk, jobs), strict=True):
                 results.append(result)
                 if progress:

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
 
 import pandas as pd
 
 from alsim.errors import InputError
+from alsim.parallel import process_pool
 from alsim.rng import check_seed
 from alsim.trial.engine import make_plan, simulate_chunk
 from alsim.trial.run import default_chunk_size
@@ -118,20 +118,10 @@ def execute(
         yield from _execute_dask(scenario, entropy, chunks, config)
 
 
-def _mp_context():
-    """``fork`` (fast start) unless JAX is loaded: forking a process with JAX's threads running
-    may deadlock, so then the workers come from a ``forkserver``."""
-    import multiprocessing
-
-    if "jax" in sys.modules and "forkserver" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("forkserver")
-    return None
-
-
 def _execute_process(scenario, entropy, chunks, workers) -> Iterator[tuple[Chunk, pd.DataFrame]]:
     by_first = {c.first: c for c in chunks}
     n_workers = max(1, min(workers, len(chunks)))
-    with ProcessPoolExecutor(max_workers=n_workers, mp_context=_mp_context()) as pool:
+    with process_pool(n_workers) as pool:
         # at most 2 chunks per worker in flight: memory stays bounded by the chunk size
         pending: set = set()
         queue = iter(chunks)

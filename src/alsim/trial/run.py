@@ -11,11 +11,11 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 
 import pandas as pd
 
 from alsim.errors import InputError
+from alsim.parallel import process_pool
 from alsim.rng import check_seed
 from alsim.trial.engine import COLUMNS, make_plan, simulate_chunk
 from alsim.trial.scenario import Scenario
@@ -93,7 +93,7 @@ def run_trials(
                 progress(done, n_rep)
     else:
         n_workers = min(workers, len(jobs), os.cpu_count() or 1)
-        with ProcessPoolExecutor(max_workers=n_workers) as pool:
+        with process_pool(n_workers) as pool:
             for job, part in zip(jobs, pool.map(_job, jobs), strict=True):
                 parts.append(part)
                 done += job[3]
