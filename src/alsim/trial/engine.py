@@ -60,7 +60,7 @@ __all__ = ["COLUMNS", "Plan", "Unit", "make_plan", "simulate_chunk"]
 PILOT_ENTROPY = 20_260_101
 PILOT_REPS, PILOT_SLOTS = 64, 512
 
-#: Contract columns and dtypes (notes/trial-contract.md).
+#: Columns and dtypes of the trials table (docs/trial-engine.md, "The trials table").
 COLUMNS = {
     "rep": "int64",
     "comparison": "object",

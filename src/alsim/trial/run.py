@@ -48,7 +48,7 @@ def run_trials(
     workers: int = 1,
 ) -> pd.DataFrame:
     """Simulate ``n_rep`` trials of ``scenario``: the tidy trials table (one row per trial and
-    comparison; columns in ``notes/trial-contract.md`` and ``docs/trial-engine.md``).
+    comparison; columns in ``docs/trial-engine.md``, "The trials table").
 
     Parameters
     ----------
