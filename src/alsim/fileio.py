@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 
 def current_umask() -> int:
@@ -46,3 +47,26 @@ def read_toml_file(path: Path | str) -> dict:
         raise InputError(str(path), f"cannot read parameter file ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(str(path), f"not valid TOML ({exc})") from None
+
+
+def read_yaml_file(path: Path | str, what: str) -> Any:
+    """Parse a YAML file (``None`` if empty); errors are one InputError naming the file.
+
+    ``what`` names the kind of file in the message ("scenario", "sweep", ...). A syntax error
+    gives its line and column: ``name.yaml: invalid YAML at line 3, column 2``.
+    """
+    import yaml
+
+    from alsim.errors import InputError
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read the {what} file ({exc.strerror})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InputError(path.name, f"invalid YAML{where}") from None

@@ -16,7 +16,14 @@ import typer
 from rich.markup import escape
 
 from alsim import DISCLAIMER
-from alsim.cli.trial import DEFAULT_N_REP, DEFAULT_SEED, _progress, _scenario_setting, stdout
+from alsim.cli.trial import (
+    DEFAULT_N_REP,
+    DEFAULT_SEED,
+    _progress,
+    _run_options,
+    _scenario_setting,
+    stdout,
+)
 from alsim.errors import InputError
 
 SWEEP_MARKER = "sweep.json"
@@ -87,16 +94,7 @@ def sweep(
     from alsim.runtime.strategies import ExecutionConfig
     from alsim.runtime.sweep import load_sweep, sweep_report, tidy_table
 
-    if not out.strip():
-        raise InputError("--out", "must name a directory, got an empty path")
-    target = Path(out)
-    if n_rep is not None and n_rep < 1:
-        raise InputError("--n-rep", f"must be a positive integer, got {n_rep}")
-    if seed is not None and seed < 0:
-        raise InputError("--seed", f"must be a non-negative integer, got {seed}")
-    if chunk_size is not None and chunk_size < 1:
-        raise InputError("--chunk-size", f"must be a positive integer, got {chunk_size}")
-    config = ExecutionConfig(strategy=strategy, workers=workers, scheduler=scheduler)
+    target, config = _run_options(out, n_rep, seed, chunk_size, strategy, workers, scheduler)
     _check_sweep_out(target, resume=resume, overwrite=overwrite)
     plan = load_sweep(file)
     n_rep = n_rep or plan.n_rep or int(_scenario_setting(plan.base, "n_rep") or DEFAULT_N_REP)

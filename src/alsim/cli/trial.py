@@ -72,6 +72,22 @@ def _resolved(scenario) -> dict[str, Any]:
     return scenario.model_dump(mode="json")
 
 
+def _run_options(out, n_rep, seed, chunk_size, strategy, workers, scheduler):
+    """Check the flags shared by ``alsim run`` and ``alsim sweep``; (out path, ExecutionConfig)."""
+    from alsim.runtime.strategies import ExecutionConfig
+
+    if not out.strip():
+        raise InputError("--out", "must name a directory, got an empty path")
+    if n_rep is not None and n_rep < 1:
+        raise InputError("--n-rep", f"must be a positive integer, got {n_rep}")
+    if seed is not None and seed < 0:
+        raise InputError("--seed", f"must be a non-negative integer, got {seed}")
+    if chunk_size is not None and chunk_size < 1:
+        raise InputError("--chunk-size", f"must be a positive integer, got {chunk_size}")
+    config = ExecutionConfig(strategy=strategy, workers=workers, scheduler=scheduler)
+    return Path(out), config
+
+
 def _scenario_setting(resolved: dict[str, Any], key: str) -> Any:
     """``key`` from the scenario's top level or its ``run`` block, if it has one."""
     if resolved.get(key) is not None:
@@ -253,18 +269,8 @@ def run(
     same table for every --strategy, --workers and --chunk-size.
     """
     from alsim.results.store import check_out_dir
-    from alsim.runtime.strategies import ExecutionConfig
 
-    if not out.strip():
-        raise InputError("--out", "must name a directory, got an empty path")
-    target = Path(out)
-    if n_rep is not None and n_rep < 1:
-        raise InputError("--n-rep", f"must be a positive integer, got {n_rep}")
-    if seed is not None and seed < 0:
-        raise InputError("--seed", f"must be a non-negative integer, got {seed}")
-    if chunk_size is not None and chunk_size < 1:
-        raise InputError("--chunk-size", f"must be a positive integer, got {chunk_size}")
-    config = ExecutionConfig(strategy=strategy, workers=workers, scheduler=scheduler)
+    target, config = _run_options(out, n_rep, seed, chunk_size, strategy, workers, scheduler)
     if resume and grow is not None:
         raise InputError("--resume/--grow", "give one of them")
     if overwrite and (resume or grow is not None):

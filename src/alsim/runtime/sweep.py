@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from alsim.errors import InputError
+from alsim.fileio import read_yaml_file
 
 __all__ = ["Sweep", "apply_override", "load_sweep", "parse_key_path"]
 
@@ -122,14 +122,7 @@ def load_sweep(path: str | Path) -> Sweep:
         raise InputError(str(path), "is a directory, not a sweep file")
     if not path.is_file():
         raise InputError(str(path), "file not found")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(str(path), f"cannot be read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InputError(name, f"invalid YAML{where}") from None
+    raw = read_yaml_file(path, "sweep")
     if not isinstance(raw, dict):
         raise InputError(name, "must be a mapping with base and grid (or points)")
     unknown = sorted(set(raw) - _ALLOWED)

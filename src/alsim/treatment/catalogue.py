@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from alsim.disease.mechanistic.schema import PATHWAYS
 from alsim.errors import InputError
+from alsim.fileio import read_yaml_file
 from alsim.treatment.effects import Criteria, PathwayAction, Product
 
 __all__ = [
@@ -404,16 +405,7 @@ def load_therapies(path: str | Path, base: dict[str, Therapy] | None = None) -> 
         already in ``base``.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read the therapies file ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InputError(path.name, f"invalid YAML{where}") from None
+    data = read_yaml_file(path, "therapies")
     if data is None:
         raise InputError(path.name, "is empty")
     user = validate_therapies(data, path.name)

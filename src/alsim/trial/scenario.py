@@ -15,7 +15,6 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -28,6 +27,7 @@ from pydantic import (
 from alsim.disease.empirical import EmpiricalParams, load_empirical_params
 from alsim.disease.mechanistic.schema import ANCESTRIES, GENOTYPES
 from alsim.errors import InputError
+from alsim.fileio import read_yaml_file
 from alsim.treatment.effects import Bound, Criteria, Delivery, Product, _check_bound
 
 __all__ = [
@@ -619,16 +619,7 @@ def load_scenario(path: str | Path) -> Scenario:
         message names the file and the key path (``file.yaml: regimens[1].product.drr: ...``).
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read the scenario file ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InputError(path.name, f"invalid YAML{where}") from None
+    data = read_yaml_file(path, "scenario")
     if data is None:
         raise InputError(path.name, "is empty")
     if isinstance(data, dict) and "base_dir" in data:
