@@ -103,10 +103,12 @@ class PathwayEffect:
     start the treated and untreated worlds are identical (same draws), so that month is the
     same in both.
 
-    ``csf_sod1_factor`` is target engagement in the readouts: the fraction of CSF SOD1 left at
-    steady state under the therapy (e.g. 0.63 for a 37% lowering by an antisense
-    oligonucleotide); the measured level approaches it with a time constant of
-    :data:`alsim.disease.mechanistic.observe.CSF_SOD1_MONTHS` from the start. It changes no rate.
+    ``csf_sod1_factor`` is the fraction of (mutant) SOD1 left at steady state under the therapy
+    (e.g. 0.63 for a 37% lowering by an antisense oligonucleotide). In SOD1 carriers the level
+    approaches it with time constant ``params.sod1.level_months`` from the start and multiplies
+    the neuron-death hazard by :math:`(1 - f) + f S^n` (``params.sod1``; docs/disease-model.md
+    §4); the CSF SOD1 readout follows the same kinetics
+    (:data:`alsim.disease.mechanistic.observe.CSF_SOD1_MONTHS`). Non-carriers are unaffected.
     """
 
     start_months: float | np.ndarray = 0.0
@@ -305,6 +307,8 @@ def simulate_trajectories(
     eff_input = np.array([e.input_factor for e in effects], dtype=float).reshape(-1, 5)
     eff_coupling = np.array([e.coupling_factor for e in effects], dtype=float).reshape(-1, 5)
     eff_hazard = np.array([e.hazard_factor for e in effects], dtype=float)
+    eff_sod1 = np.array([e.csf_sod1_factor for e in effects], dtype=float)
+    sod1_mediated = np.where(population.genotype == SOD1, p.sod1.mediated_fraction, 0.0)
     eff_mask = np.ones((len(effects), n), dtype=np.bool_)
     for k, effect in enumerate(effects):
         if effect.mask is not None:
@@ -360,6 +364,10 @@ def simulate_trajectories(
         eff_coupling,
         eff_hazard,
         eff_mask,
+        eff_sod1,
+        np.ascontiguousarray(sod1_mediated, dtype=float),
+        float(p.sod1.toxicity_order),
+        float(np.exp(-1.0 / p.sod1.level_months)),
         function_rec,
         lmn_rec,
         umn_rec,

@@ -134,6 +134,10 @@ def integrate(
     eff_coupling,  # (E, 5)
     eff_hazard,  # (E,)
     eff_mask,  # (E, n) bool
+    eff_sod1,  # (E,) mutant SOD1 level an effect lowers to (1: no lowering)
+    sod1_mediated,  # (n,) f: share of the hazard that needs mutant SOD1 (0 for non-carriers)
+    sod1_order,  # n: effective order of the toxic species in the SOD1 level
+    sod1_keep,  # exp(-1 / level_months): monthly persistence of the SOD1 level's deviation
     function_rec,  # (n, K, 4)
     lmn_rec,  # (n, K)
     umn_rec,  # (n, K)
@@ -163,6 +167,7 @@ def integrate(
     coupling = np.zeros((N_PATHWAYS, lanes))
     spread_s = np.zeros(lanes)
     released = np.zeros(lanes)
+    sod1_level = np.ones(lanes)  # mutant SOD1 relative to untreated, at the start of the month
     # Bookkeeping of each slot's patient.
     patient = np.full(lanes, -1, dtype=np.int64)
     month = np.zeros(lanes, dtype=np.int64)
@@ -196,6 +201,7 @@ def integrate(
                         for j in range(N_PATHWAYS):
                             x[j, kind * N_REGIONS + focal_region[i], s] = trigger
                     month[s] = 0
+                    sod1_level[s] = 1.0
                     onset_s[s] = math.nan
                     region_s[s] = -1
                     previous_min[s] = 1.0
@@ -239,6 +245,7 @@ def integrate(
                 if not (reached or m == max_months):
                     # -- constants of the coming month (effects switch on at month ends) -----------
                     hazard_factor = 1.0
+                    sod1_target = 1.0
                     for j in range(N_PATHWAYS):
                         inputs[j, s] = inputs0[i, j]
                         coupling[j, s] = 1.0
@@ -252,6 +259,18 @@ def integrate(
                                 inputs[j, s] *= eff_input[e, j]
                                 coupling[j, s] *= eff_coupling[e, j]
                             hazard_factor *= eff_hazard[e]
+                            sod1_target *= eff_sod1[e]
+                    # Mutant SOD1 relaxes towards the lowered level (first order); the month's
+                    # hazard uses its mean over the month.
+                    if sod1_mediated[i] > 0.0 and (sod1_level[s] != 1.0 or sod1_target != 1.0):
+                        gap = sod1_level[s] - sod1_target
+                        mean_level = sod1_target + gap * (1.0 - sod1_keep) / (-math.log(sod1_keep))
+                        sod1_level[s] = sod1_target + gap * sod1_keep
+                        hazard_factor *= (
+                            1.0
+                            - sod1_mediated[i]
+                            + sod1_mediated[i] * math.pow(mean_level, sod1_order)
+                        )
                     # After onset only: the regional factors and the drift of the rate shape the
                     # course from symptoms on, not when or where the disease starts.
                     walk = 1.0

@@ -195,6 +195,20 @@ class Nfl(_Frozen):
     c9_extramotor_ramp_months: Positive = 12.0
 
 
+class Sod1Toxicity(_Frozen):
+    r"""Mutant SOD1 as the continuing toxic agent of SOD1-ALS (docs/disease-model.md §4).
+
+    A SOD1 carrier's neuron-death hazard is multiplied by :math:`(1 - f) + f\,S^n`, with
+    :math:`S` the mutant SOD1 level relative to the untreated level (1 without a lowering
+    therapy), :math:`f` = ``mediated_fraction`` and :math:`n` = ``toxicity_order``; :math:`S`
+    follows a lowering therapy's ``csf_sod1_factor`` with time constant ``level_months``.
+    """
+
+    mediated_fraction: Fraction
+    toxicity_order: Positive
+    level_months: Positive
+
+
 class Weight(_Frozen):
     hypermetabolic_loss_per_month: NonNegative
     dysphagia_loss_per_month: NonNegative
@@ -222,6 +236,7 @@ class MechanisticParams(_Frozen):
     mortality: Mortality
     diagnosis: Diagnosis
     nfl: Nfl
+    sod1: Sod1Toxicity
     weight: Weight
     imaging: Imaging
     calibration: dict | None = None  # provenance written by `alsim calibrate`
