@@ -141,6 +141,10 @@ def simulate_row(rep: Reproduction, n_rep: int, seed: int) -> np.ndarray:
             therapy.biomarker_change(rep.metric_args["biomarker"], rep.metric_args["months"])
         )
         return np.full(n_rep, value)
+    if rep.metric == "valor_mechanistic":
+        from alsim.reproduce.mechanistic import valor_values
+
+        return valor_values(rep.metric_args["endpoint"], n_rep, seed)
     scenario = validate_scenario(rep.scenario, f"reproduction {rep.id}")
     plan = make_plan(scenario)
     chunk = _Chunk(plan, check_seed(seed), 0, n_rep)
