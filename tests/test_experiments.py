@@ -58,9 +58,10 @@ def test_earlier_start_saves_more_neurons_function_and_survival(quick):
     arms = quick["time-window"].tables["arms"].set_index("start")
     pre, dx, late = arms.index  # NfL-triggered, at diagnosis, diagnosis + 12
     for col in ("neurons_saved_24m", "neurons_saved_48m", "rmst_gain_months", "alsfrs_gain_24m"):
-        se = arms[f"{col}_se"]
-        assert arms.loc[pre, col] - arms.loc[dx, col] > 2 * (se[pre] + se[dx]), col
-        assert arms.loc[dx, col] - arms.loc[late, col] > 2 * (se[dx] + se[late]), col
+        # paired differences (the worlds share every draw): earlier minus the next later start
+        diff, se = arms[f"{col}_vs_later"], arms[f"{col}_vs_later_se"]
+        assert diff[pre] > 3 * se[pre] and diff[dx] > 3 * se[dx], col
+        assert np.isnan(diff[late])
     # fewer neurons are left the later the therapy starts
     left = arms["neurons_left_at_start"]
     assert left[pre] > left[dx] > left[late]
@@ -313,10 +314,10 @@ def test_full_size_experiments_hold_their_claims(name):
             power = k[variant]["power"]
             assert power["enriched"]["400"][0] > power["unselected"]["400"][0] + 0.3
     elif name == "precision":
-        assert k["power"]["log CSF SOD1 change at 6 months"]["SOD1-selected"]["400"][0] > 0.9
-        for by_trial in k["power"].values():
+        for by_trial in k["power"].values():  # clear in carriers, diluted away in everyone
+            assert by_trial["SOD1-selected"]["400"][0] > 0.9
             if by_trial["unselected"]["400"] is not None:
-                assert by_trial["unselected"]["400"][0] < 0.08
+                assert by_trial["unselected"]["400"][0] < 0.15
     elif name == "early-detection":
         auc = k["auc_nfl_by_months_before"]
         assert auc["0"][0] > auc["6"][0] > auc["12"][0] > auc["36"][0] - 0.03
@@ -385,3 +386,24 @@ def test_unwritable_out_is_one_error_line(capsys, tmp_path):
     code, out, err = run(capsys, "experiment", "combination", "--quick", "--out", blocker / "sub")
     one_error_line(code, out, err, "--out")
     assert blocker.read_text() == "x"
+
+
+def test_riluzole_mechanistic_survival_gain_is_about_three_months():
+    """The catalogue's riluzole action, from diagnosis, adds about the Cochrane median survival
+    gain (about 3 months; HR 0.84) to the calibrated model's patients (paired worlds)."""
+    from alsim.analysis.survival import km_median
+
+    spec = CohortSpec(n=2048, seed=5, horizon_months=96, pre_onset_months=0)
+    base = simulate_world(spec)
+    dx = base.diagnosis
+    treated = simulate_world(spec, (catalogue_effect("riluzole", start_at(dx)),))
+    ok = np.isfinite(dx)
+
+    def median_from_diagnosis(world):
+        end = world.death_or_pav
+        t = np.where(np.isfinite(end), end, 96.0) - dx  # alive at the horizon: censored
+        return km_median(t[ok], np.isfinite(end)[ok])
+
+    gain = median_from_diagnosis(treated) - median_from_diagnosis(base)
+    assert 2.0 < gain < 4.5
+    assert np.all(treated.neurons >= base.neurons - 1e-12)  # slows, never restores

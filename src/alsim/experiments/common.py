@@ -154,9 +154,10 @@ def catalogue_effect(
 
 
 def tofersen(start, mask=None, *, start_from: str = "onset") -> PathwayEffect:
-    """Catalogue ``tofersen`` at its reference dose (100 mg): misfolding input x0.63 (CSF SOD1
-    37% lower, VALOR phase 1/2), CSF SOD1 left at 0.63 in the readouts. ``mask``: who is
-    treated (the experiments give it to SOD1 carriers only, the catalogue's subgroup)."""
+    """Catalogue ``tofersen`` at its reference dose (100 mg): misfolding input x0.63 and mutant
+    SOD1 left at 0.63 (CSF SOD1 37% lower, VALOR phase 1/2), which in carriers also cuts the
+    SOD1-dependent neuron-death hazard (disease-model.md §4). ``mask``: who is treated (the
+    experiments give it to SOD1 carriers only, the catalogue's subgroup)."""
     return catalogue_effect("tofersen", start, mask, start_from=start_from)
 
 

@@ -71,6 +71,7 @@ def time_window(seed: int = 1, *, n: int = 2048, horizon_months: int = 72) -> Ex
     k24 = int(np.searchsorted(t, 24.0))
     k48 = int(np.searchsorted(t, min(48.0, horizon)))
     start_neurons = {}
+    per_patient = {}  # arm -> metric -> per-patient gain (paired comparisons between arms)
     for arm, how in starts.items():
         effect = tofersen(how["start"], start_from=how["start_from"])
         world = simulate_world(spec, (effect,), params=params)
@@ -82,10 +83,16 @@ def time_window(seed: int = 1, *, n: int = 2048, horizon_months: int = 72) -> Ex
         saved = neurons - base.neurons
         saved_by_arm[arm] = saved
         curves[arm] = neurons.mean(axis=0).tolist()
-        s24, se24 = mean_se(saved[:, k24])
-        s48, se48 = mean_se(saved[:, k48])
-        f24, fse24 = mean_se(total[:, k24] - base_total[:, k24])
-        r, rse = mean_se(restricted_time(end, horizon) - base_rmst)
+        per_patient[arm] = {
+            "neurons_saved_24m": saved[:, k24],
+            "neurons_saved_48m": saved[:, k48],
+            "alsfrs_gain_24m": total[:, k24] - base_total[:, k24],
+            "rmst_gain_months": restricted_time(end, horizon) - base_rmst,
+        }
+        s24, se24 = mean_se(per_patient[arm]["neurons_saved_24m"])
+        s48, se48 = mean_se(per_patient[arm]["neurons_saved_48m"])
+        f24, fse24 = mean_se(per_patient[arm]["alsfrs_gain_24m"])
+        r, rse = mean_se(per_patient[arm]["rmst_gain_months"])
         # surviving fraction at the start (trigger-month grid of the untreated world)
         start_tr = how["start"] if how["start_from"] == "trigger" else how["start"] + ref_onset
         at_start = base.neurons_at_trigger_months(np.nan_to_num(start_tr, nan=0.0)[:, None])[:, 0]
@@ -106,6 +113,15 @@ def time_window(seed: int = 1, *, n: int = 2048, horizon_months: int = 72) -> Ex
                 "median_onset_delay_months": float(np.median(world.onset_from_trigger - ref_onset)),
             }
         )
+    # Earlier minus the next later start, per patient (the worlds share every draw, so the
+    # paired SE is the right one; the last arm has no later one).
+    for row, arm, later in zip(rows, ARMS, [*ARMS[1:], None], strict=True):
+        for metric in per_patient[arm]:
+            if later is None:
+                row[f"{metric}_vs_later"] = row[f"{metric}_vs_later_se"] = np.nan
+            else:
+                d = per_patient[arm][metric] - per_patient[later][metric]
+                row[f"{metric}_vs_later"], row[f"{metric}_vs_later_se"] = mean_se(d)
     table = pd.DataFrame(rows)
     lead = np.where(pre, -trig, np.nan)
     key = {
@@ -158,7 +174,7 @@ def time_window(seed: int = 1, *, n: int = 2048, horizon_months: int = 72) -> Ex
             "n": n,
             "genotype": "SOD1",
             "horizon_months": horizon_months,
-            "therapy": "tofersen (catalogue entry, 100 mg): misfolding input x0.63",
+            "therapy": "tofersen (catalogue entry, 100 mg): misfolding input x0.63, mutant SOD1 x0.63",
             "nfl_rule": "2 consecutive monthly blood NfL above the age-specific healthy P95",
         },
         key_numbers=key,
