@@ -40,7 +40,8 @@ def enrolment_months(world: World, rng: np.random.Generator, window=(0.0, 6.0)) 
     return np.where(np.isfinite(dx), np.ceil(dx + delay), np.nan)
 
 
-def _rows_at(world: World, months: np.ndarray, offset: float) -> np.ndarray:
+def rows_at(world: World, months: np.ndarray, offset: float) -> np.ndarray:
+    """Grid index of each patient's ``months + offset`` after onset (first t at or after it)."""
     t = world.t_months
     k = np.searchsorted(t, np.nan_to_num(months, nan=t[0]) + offset)
     return np.clip(k, 0, t.size - 1)
@@ -52,7 +53,7 @@ def slope_endpoint(world: World, enrol: np.ndarray, followup: int) -> np.ndarray
     Visits at enrolment + 0..followup while alive; NaN with fewer than 3 visits.
     """
     t = world.t_months
-    k0 = _rows_at(world, enrol, 0.0)
+    k0 = rows_at(world, enrol, 0.0)
     offsets = np.arange(followup + 1)
     cols = np.clip(k0[:, None] + offsets[None, :], 0, t.size - 1)
     rows = np.arange(world.n)[:, None]
@@ -79,8 +80,8 @@ def nfl_change_endpoint(
     for CSF SOD1).
     """
     rows = np.arange(world.n)
-    k0 = _rows_at(world, enrol, 0.0)
-    k1 = _rows_at(world, enrol, float(months))
+    k0 = rows_at(world, enrol, 0.0)
+    k1 = rows_at(world, enrol, float(months))
     alive = world.obs.alive[rows, k1] & np.isfinite(enrol)
     values = getattr(world.obs, readout)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -91,7 +92,7 @@ def nfl_change_endpoint(
 def eligible_at(world: World, enrol: np.ndarray, followup: int) -> np.ndarray:
     """Diagnosed, alive at randomisation, follow-up inside the simulated horizon."""
     rows = np.arange(world.n)
-    k0 = _rows_at(world, enrol, 0.0)
+    k0 = rows_at(world, enrol, 0.0)
     inside = np.nan_to_num(enrol, nan=np.inf) + followup <= world.t_months[-1]
     return np.isfinite(enrol) & inside & world.obs.alive[rows, k0]
 

@@ -51,7 +51,7 @@ def _worlds(seed: int, n_pool: int):
     """Per-patient endpoints of the three worlds (untreated, early start, delayed start)."""
     from alsim.cohort.simulate import CohortSpec
     from alsim.experiments.common import tofersen
-    from alsim.experiments.trials import _rows_at, eligible_at, enrolment_months
+    from alsim.experiments.trials import eligible_at, enrolment_months, rows_at
     from alsim.experiments.worlds import simulate_world
 
     spec = CohortSpec(n=n_pool, seed=seed, genotype="SOD1", horizon_months=60, pre_onset_months=0)
@@ -60,10 +60,10 @@ def _worlds(seed: int, n_pool: int):
     early = simulate_world(spec, (tofersen(enrol),))
     delayed = simulate_world(spec, (tofersen(enrol + SWITCH_MONTHS),))
     rows = np.arange(base.n)
-    k0 = _rows_at(base, enrol, 0.0)
+    k0 = rows_at(base, enrol, 0.0)
 
     def at(world, attr, months):
-        k = _rows_at(world, enrol, months)
+        k = rows_at(world, enrol, months)
         alive = world.obs.alive[rows, k] & np.isfinite(enrol)
         value = getattr(world.obs, attr)[rows, k].astype(float)
         return np.where(alive, value, np.nan)
