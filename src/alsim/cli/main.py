@@ -532,6 +532,10 @@ from alsim.cli.reproduce import register as _register_reproduce  # noqa: E402
 
 _register_reproduce(app)
 
+from alsim.cli.web import register as _register_web  # noqa: E402
+
+_register_web(app)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()
