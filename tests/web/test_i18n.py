@@ -1,0 +1,116 @@
+"""The translation catalogues: same keys in every language, every used key exists."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from alsim.web import i18n
+
+WEB = Path(i18n.__file__).parent
+#: t("key") / t('key') / tr(request, "key") / i18n.t(lang, "key") with a literal key.
+LITERAL = re.compile(
+    r"""\b(?:t|tr|t_opt)\(\s*(?:[A-Za-z_][\w.]*\s*,\s*)?["']([A-Za-z_][\w.]*)["']\s*[,)]"""
+)
+#: t("prefix." ~ value) in templates: a key family chosen by data.
+PREFIX = re.compile(r"""\b(?:t|t_opt)\(\s*["']([A-Za-z_][\w.]*\.)["']\s*~""")
+
+
+def sources() -> list[Path]:
+    files = sorted((WEB / "templates").glob("*.html"))
+    files += [
+        WEB / name for name in ("pages.py", "render.py", "research.py") if (WEB / name).exists()
+    ]
+    return files
+
+
+def used_keys() -> set[str]:
+    keys: set[str] = set()
+    for path in sources():
+        keys.update(LITERAL.findall(path.read_text(encoding="utf-8")))
+    return keys
+
+
+def test_languages() -> None:
+    assert i18n.LANGUAGES == ("en", "zh")
+
+
+def test_catalogues_have_the_same_keys() -> None:
+    en, zh = set(i18n.catalogue("en")), set(i18n.catalogue("zh"))
+    assert sorted(en - zh) == [], "keys missing in zh.yaml"
+    assert sorted(zh - en) == [], "keys missing in en.yaml"
+
+
+def test_no_empty_or_untranslated_long_texts() -> None:
+    en, zh = i18n.catalogue("en"), i18n.catalogue("zh")
+    assert all(text.strip() for text in en.values())
+    assert all(text.strip() for text in zh.values())
+    # a long English sentence copied into zh.yaml unchanged is an untranslated text
+    same = [k for k, v in en.items() if len(v) > 40 and zh[k] == v]
+    assert same == []
+
+
+def test_format_fields_match() -> None:
+    field = re.compile(r"{(\w+)}")
+    en, zh = i18n.catalogue("en"), i18n.catalogue("zh")
+    for key, text in en.items():
+        assert set(field.findall(text)) == set(field.findall(zh[key])), key
+
+
+def test_every_literal_key_used_exists() -> None:
+    keys = used_keys()
+    assert len(keys) > 100  # the scanner finds the keys (guards against a broken pattern)
+    missing = sorted(k for k in keys if k not in i18n.catalogue("en"))
+    assert missing == []
+
+
+def test_every_key_family_used_exists() -> None:
+    catalogue = i18n.catalogue("en")
+    for path in sources():
+        for prefix in PREFIX.findall(path.read_text(encoding="utf-8")):
+            assert any(key.startswith(prefix) for key in catalogue), (path.name, prefix)
+
+
+def test_choice_values_are_translated() -> None:
+    from alsim.clinical.prognosis import risk_group_bands
+    from alsim.web import schemas
+
+    families = {
+        "choice.sex": schemas.SEXES,
+        "choice.onset_region": schemas.ONSET_REGIONS,
+        "choice.genotype": schemas.GENOTYPES,
+        "choice.el_escorial": schemas.EL_ESCORIAL,
+        "choice.nfl_matrix": schemas.NFL_MATRICES,
+        "group": [band["name"] for band in risk_group_bands()],
+        "category": ("slow", "intermediate", "fast"),
+        "phase": ("I", "II", "III", "IV"),
+        "domain": ("bulbar", "fine_motor", "gross_motor", "respiratory"),
+    }
+    for lang in i18n.LANGUAGES:
+        for family, values in families.items():
+            for value in values:
+                assert i18n.has(lang, f"{family}.{value}"), (lang, family, value)
+
+
+def test_alsfrs_items_have_all_five_answers() -> None:
+    for lang in i18n.LANGUAGES:
+        for item in (*(f"q{i}" for i in range(1, 13) if i != 5), "q5a", "q5b"):
+            for score in range(5):
+                assert i18n.has(lang, f"alsfrs.{item}.o{score}"), (lang, item, score)
+
+
+def test_t_formats_and_fails_loudly() -> None:
+    assert i18n.t("en", "common.months", n=3) == "3 months"
+    assert i18n.t("zh", "common.months", n=3) == "3 个月"
+    assert i18n.t("fr", "nav.patients") == "Patients"  # unknown language -> English
+    with pytest.raises(KeyError):
+        i18n.t("en", "no.such.key")
+
+
+def test_chinese_catalogue_is_chinese() -> None:
+    zh = i18n.catalogue("zh")
+    assert zh["nav.patients"] == "患者"
+    han = re.compile(r"[\u4e00-\u9fff]")
+    assert sum(bool(han.search(text)) for text in zh.values()) > 0.8 * len(zh)
