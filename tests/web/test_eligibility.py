@@ -43,11 +43,13 @@ def test_builtin_sets_load_with_sources() -> None:
             assert c.source, f"{cs.name}: {c.id} has no source"
     healey = {c.id: c for c in sets["healey-like"].criteria}
     assert (healey["age"].op, healey["age"].value) == (">=", 18.0)
-    assert (healey["onset"].op, healey["onset"].value) == ("<=", 36.0)
+    # current registry text of NCT04297683 (inclusion 4): <= 24 months (older copies said 36)
+    assert (healey["onset"].op, healey["onset"].value) == ("<=", 24.0)
     assert (healey["vital_capacity"].op, healey["vital_capacity"].value) == (">=", 50.0)
     assert set(healey["el_escorial"].value) == {"possible", "probable", "probable_lab", "definite"}
     atlas = {c.id: c for c in sets["atlas-like"].criteria}
     assert atlas["nfl_below_threshold"].confirmed is False  # marked as not confirmed
+    assert atlas["adult"].confirmed is False  # 18 years: the registry title only says "adults"
 
 
 def test_builtin_round_trip_through_json() -> None:
@@ -183,8 +185,8 @@ def test_patient_facts_and_healey() -> None:
     assert facts["presymptomatic"] is False and facts["gastrostomy"] is False
     healey = builtin_criteria_sets()["healey-like"]
     assert check_eligibility(healey, facts).overall == "eligible"
-    # onset 40 months ago fails the 36-month rule
-    later = D(2026, 5, 1)
+    # onset 28 months ago fails the 24-month rule
+    later = D(2025, 5, 1)
     facts = patient_facts(summarize_record(patient, visits, today=later), patient, today=later)
     result = check_eligibility(healey, facts)
     assert result.overall == "not_eligible"
@@ -210,3 +212,54 @@ def test_atlas_presymptomatic_carrier() -> None:
 def test_criteria_set_model_is_the_schema() -> None:
     schema = CriteriaSet.model_json_schema()
     assert "criteria" in schema["properties"]
+
+
+def test_presymptomatic_needs_a_score() -> None:
+    # no onset date and no ALSFRS-R at all is no evidence of being presymptomatic: unknown
+    carrier = PatientInput(birth_year=1990, genotype="SOD1")
+    today = D(2024, 2, 1)
+    for visits in ([], [VisitInput(D(2024, 1, 1), (None,) * 12, nfl_pg_ml=12.0)]):
+        facts = patient_facts(summarize_record(carrier, visits, today=today), carrier, today=today)
+        assert facts["presymptomatic"] is None
+        result = check_eligibility(builtin_criteria_sets()["atlas-like"], facts)
+        assert {r.criterion.id: r.status for r in result.criteria}["presymptomatic"] == "unknown"
+        assert result.overall == "undetermined"
+
+
+def test_facts_use_the_record_conventions() -> None:
+    # age and months since onset are the record summary's (one implementation)
+    patient, visits = _healey_patient()
+    today = D(2024, 3, 7)
+    summary = summarize_record(patient, visits, today=today)
+    facts = patient_facts(summary, patient, today=today)
+    assert facts["age_years"] == summary.age_years
+    assert facts["months_since_onset"] == summary.months_since_onset
+
+
+NUMBER_FACTS = [name for name, (kind, _) in FACTS.items() if kind == "number"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    statuses=st.lists(
+        st.sampled_from(["met", "not_met", "unknown"]), min_size=1, max_size=len(NUMBER_FACTS)
+    )
+)
+def test_overall_verdict_property(statuses) -> None:
+    # one criterion per fact: any not met -> not eligible; else any unknown -> undetermined
+    fields = NUMBER_FACTS[: len(statuses)]
+    cs = load_criteria_set(
+        spec(*(rule(id=f"r{i}", field=f, op=">=", value=10) for i, f in enumerate(fields)))
+    )
+    value = {"met": 20.0, "not_met": 5.0, "unknown": None}
+    result = check_eligibility(cs, {f: value[s] for f, s in zip(fields, statuses, strict=True)})
+    assert [r.status for r in result.criteria] == statuses
+    expected = (
+        "not_eligible"
+        if "not_met" in statuses
+        else "undetermined"
+        if "unknown" in statuses
+        else "eligible"
+    )
+    assert result.overall == expected
+    assert result.counts == {k: statuses.count(k) for k in ("met", "not_met", "unknown")}

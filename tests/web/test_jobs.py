@@ -302,3 +302,50 @@ def test_wait_on_unknown_run_returns(runner) -> None:
     started = time.perf_counter()
     runner.wait(12345, timeout=5)
     assert time.perf_counter() - started < 1
+
+
+def test_progress_never_goes_back(sessions, owner, runner, monkeypatch) -> None:
+    seen: list[float] = []
+
+    def jumpy(target, scenario, *, n_rep, seed, progress):
+        progress(0.5)
+        progress(0.3)  # an out-of-order report must not move the bar back
+        seen.append(get_run(sessions, run_id).progress)
+        progress(0.6)
+        seen.append(get_run(sessions, run_id).progress)
+        return {"kind": "scenario"}
+
+    monkeypatch.setattr(jobs, "run_scenario", jumpy)
+    run_id = add_run(sessions, owner, {"example": "demo-platform", "n_rep": 10})
+    runner.submit(run_id)
+    runner.wait(run_id, timeout=30)
+    assert seen == [0.5, 0.6]
+    assert get_run(sessions, run_id).status == "done"
+
+
+def test_recover_removes_an_unrecorded_result_folder(sessions, owner, settings) -> None:
+    # the server died after the folder was renamed into place but before the row said "done":
+    # the run is failed, so its folder (referenced by nothing) goes too
+    running = add_run(sessions, owner, {"example": "demo-platform", "n_rep": 10}, status="running")
+    done = add_run(sessions, owner, {"example": "demo-platform", "n_rep": 10}, status="done")
+    for run_id in (running, done):
+        (settings.runs_dir / str(run_id)).mkdir(parents=True)
+        (settings.runs_dir / str(run_id) / SUMMARY).write_text("{}")
+    assert jobs.recover_interrupted(sessions, settings.runs_dir) == 1
+    assert not (settings.runs_dir / str(running)).exists()
+    assert (settings.runs_dir / str(done) / SUMMARY).is_file()
+
+
+SUMMARY = jobs.SUMMARY_FILE
+
+
+def test_web_runs_are_bounded_in_size(tmp_path: Path) -> None:
+    # n_rep alone does not bound the work: 50 regimens of 100 000 patients are a valid scenario
+    big = {**TINY, "regimens": [{**TINY["regimens"][0], "n": 100_000}]}
+    scenario = jobs.validate_scenario_data(big, "big")
+    with pytest.raises(InputError, match="web runs are limited to") as info:
+        jobs.run_scenario(tmp_path / "big", scenario, n_rep=2000, seed=1)
+    assert info.value.where == "n_rep"
+    assert not tmp_path.exists() or list(tmp_path.iterdir()) == []
+    for example in jobs.example_scenarios().values():  # every bundled example fits at 2000
+        jobs.check_web_size(jobs.validate_scenario_data(example.data, example.id), 2000)

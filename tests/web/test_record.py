@@ -133,6 +133,9 @@ def test_encals_uses_values_at_diagnosis(summary) -> None:
     )
     prog = summary.prognosis
     assert prog is not None and summary.prognosis_missing == []
+    # both predictor visits are named (ΔFS and FVC may come from different visits)
+    assert prog.to_dict()["predictor_visit_date"] == "2022-07-01"
+    assert prog.to_dict()["fvc_visit_date"] == "2022-07-01"
     assert prog.encals["linear_predictor"] == pytest.approx(expected.linear_predictor)
     assert prog.encals["risk_group"] == expected.risk_group
     assert prog.quantiles_months["0.5"] == pytest.approx(expected.median_months)
@@ -245,3 +248,78 @@ def test_total_domains_and_delta_fs_property(items, days, gastrostomy) -> None:
         assert row.kings not in ("4A", "4A+4B")
     assert 0 <= row.mitos <= 4
     assert math.isfinite(row.delta_fs)
+
+
+def test_implausible_dates_are_warnings_not_errors() -> None:
+    # diagnosis after today, birth after onset: named in warnings; ENCALS gives a reason
+    patient = PatientInput(
+        **{**PATIENT.__dict__, "diagnosis_date": D(2024, 1, 1), "birth_year": 2023}
+    )
+    s = summarize_record(patient, VISITS, today=TODAY)
+    assert "the diagnosis date lies in the future" in s.warnings
+    assert "the birth year is after the onset date" in s.warnings
+    assert s.prognosis is None and "age_onset_years" in (s.prognosis_reason or "")
+    unborn = PatientInput(birth_year=2030)
+    assert "the birth year lies in the future" in summarize_record(unborn, [], today=TODAY).warnings
+
+
+def test_months_helper_is_the_toolkit_one() -> None:
+    from alsim.clinical.progression import months_between
+    from alsim.clinical.record import age_years, months_between_dates
+
+    assert months_between_dates(D(2022, 1, 1), D(2023, 7, 1)) == months_between(
+        D(2022, 1, 1), D(2023, 7, 1)
+    )
+    assert age_years(1960, D(2022, 1, 1)) == pytest.approx(61.5)
+
+
+def test_encals_fvc_from_its_own_nearest_visit() -> None:
+    visits = [
+        VisitInput(D(2022, 7, 1), ITEMS_1),  # at diagnosis, no FVC
+        VisitInput(D(2022, 9, 1), (4,) * 12, fvc_percent=88.0),  # no full ALSFRS-R needed
+        VisitInput(D(2023, 1, 1), ITEMS_2, fvc_percent=80.0),
+    ]
+    prog = summarize_record(PATIENT, visits, today=TODAY).prognosis
+    assert prog is not None
+    assert prog.visit_date == D(2022, 7, 1) and prog.fvc_visit_date == D(2022, 9, 1)
+    assert prog.encals["predictors"]["fvc_percent"] == 88.0
+
+
+_DATES = st.dates(D(1900, 1, 1), D(2100, 1, 1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    onset=st.none() | _DATES,
+    diagnosis=st.none() | _DATES,
+    birth_year=st.none() | st.integers(1800, 2200),
+    visits=st.lists(
+        st.builds(
+            VisitInput,
+            visit_date=_DATES,
+            items=st.lists(st.none() | st.integers(-1, 5), max_size=13).map(tuple)
+            | st.tuples(*[st.integers(0, 4)] * 12),
+            gastrostomy=st.booleans(),
+            fvc_percent=st.none() | st.floats(allow_nan=True, allow_infinity=True),
+        ),
+        max_size=4,
+    ),
+    today=_DATES,
+)
+def test_any_record_gives_a_summary_never_an_exception(
+    onset, diagnosis, birth_year, visits, today
+) -> None:
+    patient = PatientInput(
+        onset_date=onset,
+        diagnosis_date=diagnosis,
+        birth_year=birth_year,
+        onset_region="spinal",
+        genotype="sporadic",
+        el_escorial="probable",
+        ftd=False,
+    )
+    s = summarize_record(patient, visits, today=today)
+    json.dumps(s.to_dict(), allow_nan=False)
+    assert (s.delta_fs is None) == (s.delta_fs_reason is not None)
+    assert (s.d50 is None) == (s.d50_reason is not None)
+    assert (s.prognosis is None) == (s.prognosis_reason is not None)

@@ -113,6 +113,16 @@ def check_cancel_finished_run_is_409(alice, finished) -> None:
         ({}, 422, "give exactly one of them"),
         ({"example": "demo-platform", "scenario_yaml": "x: 1"}, 422, "give exactly one"),
         ({"example": "demo-platform", "n_rep": "many"}, 422, "n_rep"),
+        (
+            {
+                "scenario_yaml": yaml.safe_dump(
+                    {**TINY, "regimens": [{**TINY["regimens"][0], "n": 100_000}]}
+                ),
+                "n_rep": 2000,
+            },
+            422,
+            "web runs are limited to 100,000,000",
+        ),
     ],
 )
 def test_bad_input_is_one_message(alice, body, status, text) -> None:
@@ -223,3 +233,52 @@ def test_page_shows_progress_and_refreshes(alice, monkeypatch) -> None:
     assert r.status_code == 303
     release.set()
     assert poll(alice, run_id)["status"] == "cancelled"
+    # the fixed message goes through its i18n key (English until the catalogue has it)
+    page = alice.get(f"/research/runs/{run_id}")
+    assert jobs.MESSAGE_KEYS[jobs.CANCELLED_MESSAGE] == "research.message.cancelled"
+    assert 'id="run-message">cancelled by the user<' in page.text
+
+
+def test_oversized_upload_says_too_large(alice) -> None:
+    # the cut at the size limit may fall inside a UTF-8 character: still "too large"
+    token = alice.headers["X-CSRF-Token"]
+    text = "#" * jobs.MAX_SCENARIO_BYTES + "é" * 10
+    r = alice.post(
+        "/research/runs",
+        files={"scenario_file": ("s.yaml", text.encode(), "text/yaml")},
+        data={"csrf_token": token, "source": "upload", "n_rep": "10", "seed": "2"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 422 and "larger than 100 kB" in r.text
+    assert alice.get("/api/v1/runs").json() == []
+
+
+def test_files_stay_inside_the_run_folder(alice, app, settings) -> None:
+    # even a listed name (from a stored summary) never reaches outside the run's folder
+    from alsim.web.models import ResearchRun, User
+
+    (settings.runs_dir / "secret.txt").parent.mkdir(parents=True, exist_ok=True)
+    (settings.runs_dir / "secret.txt").write_text("secret")
+    folder = settings.runs_dir / "99"
+    folder.mkdir()
+    (folder / "report.html").write_text("<p>ok</p>")
+    with app.state.sessions() as db:
+        owner = db.query(User).filter_by(username="alice").one()
+        row = ResearchRun(
+            owner_id=owner.id,
+            kind="scenario",
+            name="t",
+            spec="{}",
+            seed=1,
+            status="done",
+            progress=1.0,
+            message="",
+            result_dir=str(folder),
+            result_json={"figures": [], "files": ["report.html", "../secret.txt"]},
+        )
+        db.add(row)
+        db.commit()
+        run_id = row.id
+    assert alice.get(f"/research/runs/{run_id}/files/report.html").status_code == 200
+    r = alice.get(f"/research/runs/{run_id}/files/..%2Fsecret.txt")
+    assert r.status_code == 404 and "secret" != r.text

@@ -35,6 +35,7 @@ from pydantic import (
 )
 
 from alsim.errors import InputError
+from alsim.units import DAYS_PER_MONTH
 
 if TYPE_CHECKING:  # pragma: no cover
     from alsim.clinical.record import PatientInput, RecordSummary
@@ -66,7 +67,7 @@ FACTS: dict[str, tuple[FactKind, str]] = {
     "recent_decline_per_month": (
         "number",
         "ALSFRS-R points lost per month between the latest scored visit and the earliest scored "
-        "visit in the 6 months before it (at least 1 month apart)",
+        "visit in the 6 months before it (at least 30 days apart)",
     ),
     "progression_category": ("text", "slow / intermediate / fast (Kimura 2006 ΔFS cut-offs)"),
     "slow_progressor": ("bool", "ΔFS < 0.5 points/month"),
@@ -81,8 +82,8 @@ FACTS: dict[str, tuple[FactKind, str]] = {
     "mitos_stage": ("number", "MiToS stage 0-4 at the latest scored visit"),
     "presymptomatic": (
         "bool",
-        "no symptom onset recorded and every scored ALSFRS-R is 48 (unknown if no onset date "
-        "but a lower score)",
+        "no symptom onset recorded and at least one ALSFRS-R, every one 48 (unknown if no "
+        "onset date but a lower score or no score)",
     ),
 }
 
@@ -354,18 +355,25 @@ def check_eligibility(cs: CriteriaSet, facts: Mapping[str, Any]) -> EligibilityR
     return EligibilityResult(name=cs.name, overall=overall, criteria=results)
 
 
+#: The window of :func:`_recent_decline`, in days between the earlier visit and the latest
+#: scored visit: from 30 days (a calendar month, except February) to 6 months of 30.4375 days
+#: (:mod:`alsim.units`) plus half a day (a platform choice).
+RECENT_DECLINE_WINDOW_DAYS = (30.0, 6 * DAYS_PER_MONTH + 0.5)
+
+
 def _recent_decline(summary: RecordSummary) -> float | None:
+    from alsim.clinical.record import months_between_dates
+
     scored = [v for v in summary.visits if v.total is not None]
     if len(scored) < 2:
         return None
     last = scored[-1]
-    window = [
-        v for v in scored[:-1] if 30 <= (last.visit_date - v.visit_date).days <= 6 * 30.4375 + 0.5
-    ]
+    low, high = RECENT_DECLINE_WINDOW_DAYS
+    window = [v for v in scored[:-1] if low <= (last.visit_date - v.visit_date).days <= high]
     if not window:
         return None
     first = window[0]
-    months = (last.visit_date - first.visit_date).days / 30.4375
+    months = months_between_dates(first.visit_date, last.visit_date)
     return (first.total - last.total) / months  # type: ignore[operator]
 
 
@@ -373,26 +381,27 @@ def patient_facts(
     summary: RecordSummary, patient: PatientInput, *, today: dt.date | None = None
 ) -> dict[str, Any]:
     """The facts of :data:`FACTS` for one patient (``None`` where unknown)."""
+    from alsim.clinical.alsfrs import TOTAL_MAX
+    from alsim.clinical.record import age_years, months_between_dates
+
     today = today or summary.today
     latest = summary.latest
     scored_totals = [v.total for v in summary.visits if v.total is not None]
     if patient.onset_date is not None:
         presymptomatic: bool | None = False
-    elif all(t == 48 for t in scored_totals):
+    elif scored_totals and all(t == TOTAL_MAX for t in scored_totals):
         presymptomatic = True
-    else:
+    else:  # a lower score, or no ALSFRS-R at all: no evidence either way
         presymptomatic = None
     months_since_diagnosis = (
-        None if patient.diagnosis_date is None else (today - patient.diagnosis_date).days / 30.4375
+        None
+        if patient.diagnosis_date is None
+        else months_between_dates(patient.diagnosis_date, today)
     )
     months_since_onset = (
-        None if patient.onset_date is None else (today - patient.onset_date).days / 30.4375
+        None if patient.onset_date is None else months_between_dates(patient.onset_date, today)
     )
-    age = (
-        None
-        if patient.birth_year is None
-        else today.year + (today.timetuple().tm_yday - 1) / 365.25 - (patient.birth_year + 0.5)
-    )
+    age = None if patient.birth_year is None else age_years(patient.birth_year, today)
     return {
         "age_years": age,
         "sex": patient.sex,

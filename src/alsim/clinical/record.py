@@ -39,10 +39,10 @@ from alsim.clinical.prognosis import (
     conditional_survival,
     encals_prognosis,
 )
-from alsim.clinical.progression import delta_fs, progression_category
+from alsim.clinical.progression import delta_fs, months_between, progression_category
 from alsim.clinical.staging import kings_stage, mitos_stage
 from alsim.errors import InputError
-from alsim.units import DAYS_PER_MONTH, DAYS_PER_YEAR
+from alsim.units import DAYS_PER_YEAR
 
 __all__ = [
     "GENOTYPES",
@@ -53,6 +53,8 @@ __all__ = [
     "RecordSummary",
     "VisitInput",
     "VisitSummary",
+    "age_years",
+    "months_between_dates",
     "summarize_record",
 ]
 
@@ -220,12 +222,16 @@ class PrognosisSummary:
     survival_curve: list[tuple[float, float]]  # (months since onset, S)
     conditional_from_months: float | None  # today's months since onset
     conditional_curve: list[tuple[float, float]]  # S(t | event-free today)
+    fvc_visit_date: dt.date | None = None  # the visit whose FVC was used
 
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.encals)
         out.update(
             {
                 "predictor_visit_date": self.visit_date.isoformat(),
+                "fvc_visit_date": (
+                    None if self.fvc_visit_date is None else self.fvc_visit_date.isoformat()
+                ),
                 "quantiles_months": dict(self.quantiles_months),
                 "survival_curve": [[t, s] for t, s in self.survival_curve],
                 "conditional_from_months": self.conditional_from_months,
@@ -305,11 +311,12 @@ def _json_ready(value: Any) -> Any:
 # --------------------------------------------------------------------------------------------
 # computation
 # --------------------------------------------------------------------------------------------
-def _months(start: dt.date, end: dt.date) -> float:
-    return (end - start).days / DAYS_PER_MONTH
+def months_between_dates(start: dt.date, end: dt.date) -> float:
+    """Months (30.4375 days) from ``start`` to ``end``: :func:`alsim.clinical.months_between`."""
+    return float(months_between(start, end))
 
 
-def _age_years(birth_year: int, on: dt.date) -> float:
+def age_years(birth_year: int, on: dt.date) -> float:
     """Age on ``on`` with a mid-year birth (1 July) convention, as :mod:`alsim.report.patient`."""
     frac = (on.timetuple().tm_yday - 1) / DAYS_PER_YEAR
     return on.year + frac - (birth_year + 0.5)
@@ -318,7 +325,7 @@ def _age_years(birth_year: int, on: dt.date) -> float:
 def _score_visit(
     visit: VisitInput, onset: dt.date | None, notes: list[str]
 ) -> tuple[VisitSummary, ALSFRSR | None]:
-    months = None if onset is None else _months(onset, visit.visit_date)
+    months = None if onset is None else months_between_dates(onset, visit.visit_date)
     score: ALSFRSR | None = None
     if any(item is None for item in visit.items):
         if any(item is not None for item in visit.items):
@@ -446,7 +453,7 @@ def _prognosis(
     if missing:
         return None, missing, "cannot compute ENCALS because " + ", ".join(missing) + " missing"
     assert patient.onset_date and patient.diagnosis_date and patient.birth_year is not None
-    delay = _months(patient.onset_date, patient.diagnosis_date)
+    delay = months_between_dates(patient.onset_date, patient.diagnosis_date)
     if delay <= 0:
         return None, [], "cannot compute ENCALS because the diagnosis is not after symptom onset"
 
@@ -459,7 +466,7 @@ def _prognosis(
     visit = nearest(scored)
     fvc_visit = nearest(with_fvc)
     for what, row in (("ΔFS", visit), ("FVC", fvc_visit)):
-        gap = abs(_months(patient.diagnosis_date, row.visit_date))
+        gap = abs(months_between_dates(patient.diagnosis_date, row.visit_date))
         if gap > ENCALS_VISIT_TOLERANCE_MONTHS:
             notes.append(
                 f"ENCALS: the {what} used comes from {row.visit_date.isoformat()}, "
@@ -469,7 +476,7 @@ def _prognosis(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", EncalsExtrapolationWarning)
             predictors = EncalsPredictors(
-                age_onset_years=round(_age_years(patient.birth_year, patient.onset_date), 2),
+                age_onset_years=round(age_years(patient.birth_year, patient.onset_date), 2),
                 delta_fs=float(visit.delta_fs),  # type: ignore[arg-type]
                 diagnostic_delay_months=delay,
                 fvc_percent=float(fvc_visit.fvc_percent),  # type: ignore[arg-type]
@@ -505,6 +512,7 @@ def _prognosis(
             survival_curve=curve,
             conditional_from_months=cond_from,
             conditional_curve=conditional,
+            fvc_visit_date=fvc_visit.visit_date,
         ),
         [],
         None,
@@ -545,13 +553,22 @@ def summarize_record(
         and patient.diagnosis_date < patient.onset_date
     ):
         notes.append("the diagnosis date is before the onset date")
+    if patient.diagnosis_date is not None and patient.diagnosis_date > today:
+        notes.append("the diagnosis date lies in the future")
+    if patient.birth_year is not None:
+        if patient.birth_year > today.year:
+            notes.append("the birth year lies in the future")
+        elif patient.onset_date is not None and patient.birth_year > patient.onset_date.year:
+            notes.append("the birth year is after the onset date")
     if any(v.visit_date > today for v in ordered):
         notes.append("some visits are dated after today")
-    now_months = None if patient.onset_date is None else _months(patient.onset_date, today)
+    now_months = (
+        None if patient.onset_date is None else months_between_dates(patient.onset_date, today)
+    )
     delay = (
         None
         if patient.onset_date is None or patient.diagnosis_date is None
-        else _months(patient.onset_date, patient.diagnosis_date)
+        else months_between_dates(patient.onset_date, patient.diagnosis_date)
     )
     scored = [r for r in rows if r.total is not None]
     latest = scored[-1] if scored else None
@@ -588,7 +605,7 @@ def summarize_record(
     sources = dict(GENOTYPE_NOTES[genotype])
     return RecordSummary(
         today=today,
-        age_years=None if patient.birth_year is None else _age_years(patient.birth_year, today),
+        age_years=None if patient.birth_year is None else age_years(patient.birth_year, today),
         months_since_onset=now_months,
         diagnostic_delay_months=delay,
         visits=rows,

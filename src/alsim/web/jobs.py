@@ -13,7 +13,9 @@ one worker by default so that a shared machine is not swamped), and keeps the ro
 * results are written into a staging folder beside ``settings.runs_dir/<id>`` and renamed into
   place when complete: a run folder is either absent or whole;
 * :func:`recover_interrupted` (called at app startup) marks runs that a dead server left
-  ``running`` as ``failed`` with the message ``interrupted`` and removes stale staging folders.
+  ``running`` as ``failed`` with the message ``interrupted`` and removes stale staging folders
+  and their run folders (published just before the stop but never recorded as ``done``);
+* progress never decreases (the conditional update keeps the larger value).
 
 The pure pieces (:func:`example_scenarios`, :func:`parse_scenario_text`, :func:`check_n_rep`,
 :func:`run_scenario`, :func:`run_gallery_experiment`) need no database. Research and education
@@ -49,6 +51,10 @@ log = logging.getLogger("alsim.web.jobs")
 MAX_WEB_N_REP = 2000
 #: Simulated trials of a web run when none is given.
 DEFAULT_WEB_N_REP = 200
+#: Largest simulated work of a web run: simulated trials x patients x scheduled visits (about
+#: 13 times the largest bundled example at 2000 trials; a platform choice that keeps a shared
+#: server's memory and time bounded, since scenarios allow 50 regimens of 100 000 patients).
+MAX_WEB_PATIENT_VISITS = 100_000_000
 #: Largest uploaded scenario text (bytes).
 MAX_SCENARIO_BYTES = 100_000
 #: Progress is reported after each chunk; runs are split into about this many chunks.
@@ -58,6 +64,13 @@ FIGURES_DIR = "figures"
 SUMMARY_FILE = "summary.json"
 STAGING_SUFFIX = ".partial"
 INTERRUPTED_MESSAGE = "interrupted: the server stopped while this run was in progress"
+CANCELLED_MESSAGE = "cancelled by the user"
+#: The fixed run messages and their i18n keys (``research.message.*``; the English text is
+#: shown until a catalogue has the key).
+MESSAGE_KEYS = {
+    INTERRUPTED_MESSAGE: "research.message.interrupted",
+    CANCELLED_MESSAGE: "research.message.cancelled",
+}
 
 #: Keys that name files on the server: not allowed in an uploaded scenario.
 _FILE_KEYS = (("base_dir",), ("therapies",), ("population", "params"))
@@ -125,6 +138,27 @@ def check_n_rep(n_rep: Any) -> int:
             "use `alsim run` on the command line for larger runs",
         )
     return n_rep
+
+
+def patient_visits(scenario: Scenario, n_rep: int) -> int:
+    """Simulated work of ``n_rep`` trials of ``scenario``: trials x patients (every regimen and
+    the shared control arm) x visits (baseline plus the scheduled ones)."""
+    patients = sum(r.n for r in scenario.regimens)
+    if scenario.control_arm is not None:
+        patients += scenario.control_arm.n
+    return n_rep * patients * (len(scenario.visit_months) + 1)
+
+
+def check_web_size(scenario: Scenario, n_rep: int) -> None:
+    """InputError when ``n_rep`` trials of ``scenario`` exceed :data:`MAX_WEB_PATIENT_VISITS`."""
+    work = patient_visits(scenario, n_rep)
+    if work > MAX_WEB_PATIENT_VISITS:
+        raise InputError(
+            "n_rep",
+            f"{n_rep} simulated trials of this scenario are {work:,} patient-visits; web runs "
+            f"are limited to {MAX_WEB_PATIENT_VISITS:,}: use fewer trials or patients, or "
+            "`alsim run` on the command line",
+        )
 
 
 def check_seed(seed: Any) -> int:
@@ -229,6 +263,7 @@ def run_scenario(
     from alsim.runtime.strategies import ExecutionConfig
 
     n_rep = check_n_rep(n_rep)
+    check_web_size(scenario, n_rep)
     seed = check_seed(seed)
     data = scenario.model_dump(mode="json")
     chunk = max(1, math.ceil(n_rep / PROGRESS_STEPS))
@@ -361,16 +396,17 @@ def _now() -> dt.datetime:
 
 def recover_interrupted(sessions: sessionmaker[Session], runs_dir: Path | None = None) -> int:
     """Mark every ``running`` run as ``failed`` (``interrupted``) and remove staging folders
-    left in ``runs_dir``; returns how many runs were marked. Call once at server start, before
-    any run starts."""
-    from sqlalchemy import update
+    left in ``runs_dir`` and those runs' folders; returns how many runs were marked. Call once
+    at server start, before any run starts."""
+    from sqlalchemy import select, update
 
     from alsim.web.models import ResearchRun
 
     with sessions() as db:
+        ids = list(db.scalars(select(ResearchRun.id).where(ResearchRun.status == "running")))
         result = db.execute(
             update(ResearchRun)
-            .where(ResearchRun.status == "running")
+            .where(ResearchRun.id.in_(ids), ResearchRun.status == "running")
             .values(status="failed", message=INTERRUPTED_MESSAGE, finished_at=_now())
         )
         db.commit()
@@ -379,6 +415,8 @@ def recover_interrupted(sessions: sessionmaker[Session], runs_dir: Path | None =
         for item in runs_dir.iterdir():
             if item.name.startswith(".") and item.name.endswith(STAGING_SUFFIX):
                 shutil.rmtree(item, ignore_errors=True)
+        for run_id in ids:  # published just before the stop, never recorded as done
+            shutil.rmtree(runs_dir / str(run_id), ignore_errors=True)
     if count:
         log.warning("%d research run(s) were interrupted by a server stop: marked failed", count)
     return count
@@ -446,7 +484,7 @@ class JobRunner:
         statement = (
             update(ResearchRun)
             .where(ResearchRun.id == run_id, ResearchRun.status.in_(("queued", "running")))
-            .values(status="cancelled", message="cancelled by the user", finished_at=_now())
+            .values(status="cancelled", message=CANCELLED_MESSAGE, finished_at=_now())
         )
         if db is not None:
             result = db.execute(statement)
@@ -512,10 +550,14 @@ class JobRunner:
         target = self.runs_dir / str(run_id)
 
         def progress(fraction: float) -> None:
+            from sqlalchemy import case
+
             if self._stopping.is_set():
                 raise RunInterrupted(INTERRUPTED_MESSAGE)
             value = min(max(float(fraction), 0.0), 1.0)
-            if not self._update(run_id, "running", progress=value):
+            # never backwards: an out-of-order report keeps the stored (larger) value
+            monotone = case((ResearchRun.progress < value, value), else_=ResearchRun.progress)
+            if not self._update(run_id, "running", progress=monotone):
                 raise RunCancelled(f"run {run_id} was cancelled")
 
         try:

@@ -204,6 +204,7 @@ def submit_scenario(
             assert scenario_yaml is not None
             scenario = jobs.parse_scenario_text(scenario_yaml)
             spec = {"yaml": scenario_yaml, "n_rep": n_rep}
+        jobs.check_web_size(scenario, n_rep)
     except InputError as err:
         raise HTTPException(422, str(err)) from None
     return _queue(
@@ -389,7 +390,10 @@ def run_file(run_id: IdPath, name: str, request: Request, db: Db, user: PageUser
     allowed = set(results.get("figures", [])) | set(results.get("files", []))
     if name not in allowed or row.result_dir is None:
         raise HTTPException(404, f"file {name!r} not found in run {run_id}")
-    path = Path(row.result_dir) / name
+    folder = Path(row.result_dir).resolve()
+    path = (folder / name).resolve()
+    if not path.is_relative_to(folder):  # a listed name must still stay inside the folder
+        raise HTTPException(404, f"file {name!r} not found in run {run_id}")
     if not path.is_file():
         raise HTTPException(404, f"file {name!r} is missing from run {run_id}'s folder")
     return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"))
@@ -449,6 +453,11 @@ async def research_submit(
         if source == "upload":
             if scenario_file is not None and scenario_file.filename:
                 raw = await scenario_file.read(jobs.MAX_SCENARIO_BYTES + 1)
+                if len(raw) > jobs.MAX_SCENARIO_BYTES:  # the cut may split a UTF-8 character
+                    raise HTTPException(
+                        422,
+                        f"scenario file: is larger than {jobs.MAX_SCENARIO_BYTES // 1000} kB",
+                    )
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError:
@@ -478,7 +487,11 @@ def research_run_page(run_id: IdPath, request: Request, db: Db, user: PageUser) 
     results = (
         row.result_json if row.status == "done" and isinstance(row.result_json, dict) else None
     )
-    response = render(request, "research_run.html", {"run": out, "results": results})
+    response = render(
+        request,
+        "research_run.html",
+        {"run": out, "results": results, "message_key": jobs.MESSAGE_KEYS.get(out.message)},
+    )
     if row.status in ACTIVE:
         response.headers["Refresh"] = str(REFRESH_SECONDS)
     return response
