@@ -97,3 +97,25 @@ def test_criteria_sets_are_private(alice, bob):
     assert bob.delete(f"{API}/criteria-sets/{cid}").status_code == 404
     pid = create_patient(bob)["id"]
     assert bob.post(f"{API}/patients/{pid}/eligibility/{cid}").status_code == 404
+    # the pages too: neither shown, copied nor edited (never silently another set)
+    for url in (
+        f"/patients/{pid}/eligibility?set={cid}",
+        f"/criteria/new?copy={cid}",
+        f"/criteria/{cid}/edit",
+    ):
+        response = bob.get(url)
+        assert response.status_code == 404, url
+        assert "mine" not in response.text
+    for url in (f"/patients/{pid}/eligibility?set={2**70}", f"/criteria/new?copy={2**70}"):
+        assert bob.get(url).status_code == 422, url
+
+
+def test_audit_of_a_reused_patient_id_hides_the_deleted_patients_history(alice, bob):
+    """SQLite reuses a deleted patient's id: the new patient's audit must not show the old one."""
+    old = create_patient(alice, label="ALICE-SECRET", notes="private notes")
+    add_visit(alice, old["id"])
+    assert alice.delete(f"/api/v1/patients/{old['id']}").status_code == 204
+    new = create_patient(bob, label="bob's")
+    events = bob.get(f"/api/v1/patients/{new['id']}/audit").json()
+    assert "ALICE-SECRET" not in str(events) and "private notes" not in str(events)
+    assert [e["action"] for e in events] == ["create"]

@@ -52,6 +52,7 @@ def test_login_with_the_right_password_only(client, alice):
         ({"username": "dave", "password": "short"}, "password"),
         ({"username": "", "password": "long enough"}, "username"),
         ({"username": "has space", "password": "long enough"}, "username"),
+        ({"username": "\u0430lice", "password": "long enough"}, "username"),  # Cyrillic а
         ({"username": "dave"}, "password"),
         ({"username": "dave", "password": "long enough", "admin": True}, "admin"),
     ],
@@ -66,6 +67,9 @@ def test_register_rejects_bad_input(client, body, where):
 def test_register_duplicate_username_is_409(client, alice):
     response = client.post(f"{API}/auth/register", json={"username": "alice", "password": "x" * 9})
     assert response.status_code == 409 and "taken" in response.json()["detail"]
+    # a name differing only in letter case is a look-alike, taken as well
+    response = client.post(f"{API}/auth/register", json={"username": "ALICE", "password": "x" * 9})
+    assert response.status_code == 409 and "taken" in response.json()["detail"]
 
 
 def test_malformed_json_is_422_with_one_message(alice):
@@ -73,7 +77,19 @@ def test_malformed_json_is_422_with_one_message(alice):
         f"{API}/patients", content=b"{not json", headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 422
-    assert isinstance(response.json()["detail"], str)
+    assert response.json()["detail"] == "body: is not valid JSON (at character 1)"
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [(b"[1]", "application/json"), (b"label=x", "application/x-www-form-urlencoded")],
+)
+def test_a_body_that_is_not_an_object_names_the_body(alice, content, content_type):
+    response = alice.post(
+        f"{API}/patients", content=content, headers={"Content-Type": content_type}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("body: ")
 
 
 # -- teams --------------------------------------------------------------------------------------
@@ -137,6 +153,8 @@ def test_patient_list_counts_visits(alice):
         ({"el_escorial": "sure"}, "el_escorial"),
         ({"ftd": "maybe"}, "ftd"),
         ({"notes": "x" * 5001}, "notes"),
+        ({"label": "P\x00"}, "label: contains the control character U+0000"),
+        ({"notes": "a\x1bb"}, "notes: contains the control character U+001B"),
         ({"team_id": 99}, "team_id"),
         ({"name": "typo"}, "name"),
     ],
@@ -266,3 +284,27 @@ def test_oversized_body_is_413(alice):
     big = b"x" * (11 * 1024 * 1024)
     response = alice.post(f"{API}/import", files={"file": ("big.csv", big, "text/csv")})
     assert response.status_code == 413 and "too large" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("path", [f"{API}/import", "/import"])
+def test_oversized_chunked_body_is_413(alice, app, path):
+    """Without a Content-Length header (chunked upload) the limit holds all the same."""
+    limit = app.state.settings.max_upload_bytes
+    boundary = "alsimboundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n'
+        "Content-Type: text/csv\r\n\r\nsubject_id\r\n"
+    ).encode()
+
+    def chunks():
+        yield head
+        for _ in range(limit // (1024 * 1024) + 2):
+            yield b"x" * (1024 * 1024)
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    response = alice.post(
+        path,
+        content=chunks(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 413 and "too large" in response.text

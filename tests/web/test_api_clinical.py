@@ -88,6 +88,28 @@ def test_builtin_criteria_sets_are_listed_and_read_only(alice):
     assert alice.delete(f"{API}/criteria-sets/{first['id']}").status_code == 403
 
 
+def test_builtin_criteria_sets_follow_the_shipped_files(app):
+    """A built-in set stored by an older alsim is updated at the next start, not kept stale."""
+    from sqlalchemy import select
+
+    from alsim.clinical.eligibility import builtin_criteria_sets
+    from alsim.web.models import CriteriaSet
+    from alsim.web.records import seed_builtin_criteria
+
+    with app.state.sessions() as db:
+        seed_builtin_criteria(db)
+        row = db.scalars(select(CriteriaSet).where(CriteriaSet.owner_id.is_(None))).first()
+        shipped = row.spec
+        row.spec = {**shipped, "criteria": shipped["criteria"][:1]}  # as an older alsim had it
+        db.commit()
+        assert seed_builtin_criteria(db) == 1
+        db.refresh(row)
+        assert row.spec == shipped
+        assert seed_builtin_criteria(db) == 0
+        names = list(db.scalars(select(CriteriaSet.name).where(CriteriaSet.owner_id.is_(None))))
+        assert sorted(names) == sorted(c.name for c in builtin_criteria_sets().values())
+
+
 def test_criteria_set_crud_and_stale_version(alice):
     spec = alice.get(f"{API}/criteria-sets").json()[0]["spec"]
     created = alice.post(f"{API}/criteria-sets", json={"name": "Copy", "spec": spec})
@@ -118,7 +140,6 @@ def test_invalid_criteria_set_is_one_message(alice):
 def test_eligibility_check_matches_the_toolkit(alice):
     from alsim.clinical.eligibility import check_eligibility, load_criteria_set, patient_facts
     from alsim.clinical.record import summarize_record
-
     from alsim.web.records import as_dict
 
     pid = _two_visits(alice)

@@ -32,7 +32,7 @@ def test_session_cookie_flags_and_hashed_token(client, app):
     cookie = response.headers["set-cookie"]
     assert cookie.startswith(f"{SESSION_COOKIE}=")
     assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower() and "Path=/" in cookie
-    assert "Secure" not in cookie
+    assert "Secure" not in cookie and "strict-transport-security" not in response.headers
     token = re.match(rf"{SESSION_COOKIE}=([^;]+)", cookie).group(1)
     with app.state.sessions() as db:
         hashes = list(db.scalars(select(AuthSession.token_hash)))
@@ -46,6 +46,7 @@ def test_secure_cookie_when_configured(settings):
             f"{API}/auth/register", json={"username": "eve", "password": PASSWORD}
         )
     assert "Secure" in response.headers["set-cookie"]
+    assert response.headers["strict-transport-security"] == "max-age=31536000"
 
 
 def test_expired_session_is_401(alice, app):
@@ -222,3 +223,71 @@ def test_logging_in_again_ends_the_previous_session(alice, make_client):
     thief = make_client()
     thief.cookies.set(SESSION_COOKIE, old)
     assert thief.get(f"{API}/auth/me").status_code == 401
+
+
+def test_every_unsafe_page_route_needs_the_csrf_token(alice, app):
+    """Every unsafe route outside the JSON API (pages and research pages): no token is 403."""
+    from alsim.web import pages, research
+
+    create_patient(alice)
+    alice.headers.pop("X-CSRF-Token")
+    routes = [
+        (method, re.sub(r"\{[^}]+\}", "1", route.path))
+        for route in [*pages.router.routes, *research.router.routes]
+        if not route.path.startswith(API)
+        for method in sorted(route.methods & UNSAFE)
+    ]
+    assert len(routes) >= 15
+    for method, path in routes:
+        missing = alice.request(method, path, data={"x": "1"}, follow_redirects=False)
+        assert missing.status_code == 403, (method, path, missing.text)
+        wrong = alice.request(method, path, data={"csrf_token": "x" * 43}, follow_redirects=False)
+        assert wrong.status_code == 403, (method, path)
+    assert alice.get(f"{API}/patients/1").status_code == 200  # nothing was deleted
+
+
+def test_simultaneous_logins_cannot_outrun_the_throttle(alice, live_server, monkeypatch):
+    """Twelve guesses at once: only the allowed five get their password checked."""
+    import threading
+    import time
+
+    import httpx
+
+    from alsim.web import auth
+
+    checked: list[str] = []
+    real_verify = auth.verify_password
+
+    def slow_verify(stored: str, password: str) -> bool:
+        checked.append(password)
+        time.sleep(0.3)  # like Argon2 at full cost: every guess is in flight together
+        return real_verify(stored, password)
+
+    monkeypatch.setattr(auth, "verify_password", slow_verify)
+    statuses: list[int] = []
+    barrier = threading.Barrier(12)
+
+    def guess(k: int) -> None:
+        with httpx.Client(base_url=live_server.url, timeout=60) as client:
+            barrier.wait()
+            body = {"username": "alice", "password": f"guess {k}"}
+            statuses.append(client.post(f"{API}/auth/login", json=body).status_code)
+
+    threads = [threading.Thread(target=guess, args=(k,)) for k in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [401] * 5 + [429] * 7
+    assert len(checked) == 5
+
+
+def test_registering_while_logged_in_ends_the_old_session(alice, app):
+    old_cookie = alice.cookies.get(SESSION_COOKIE)
+    response = alice.post(f"{API}/auth/register", json={"username": "eve", "password": PASSWORD})
+    assert response.status_code == 201
+    with app.state.sessions() as db:
+        assert (
+            db.scalar(select(AuthSession).where(AuthSession.token_hash == token_hash(old_cookie)))
+            is None
+        )

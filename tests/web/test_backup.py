@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from conftest import add_visit, create_patient
@@ -151,3 +152,14 @@ def test_restore_rolls_back_when_a_row_is_rejected(filled, tmp_path):
     with pytest.raises(InputError, match="database is unchanged"):
         restore(target, bad)
     assert sum(database_summary(make_engine(target.database_url)).values()) == 0
+
+
+def test_backup_file_is_readable_by_its_owner_only(filled, tmp_path):
+    """A backup holds health data and password hashes: never group- or world-readable."""
+    out = tmp_path / "alsim.backup"
+    old_umask = os.umask(0o022)
+    try:
+        backup(filled, out)
+    finally:
+        os.umask(old_umask)
+    assert out.stat().st_mode & 0o777 == 0o600

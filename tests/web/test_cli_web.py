@@ -12,27 +12,20 @@ import httpx
 import pytest
 from conftest import free_port
 
+import clitools
 from alsim.cli.main import main
 
 API = "/api/v1"
 
 
 def run(capsys, monkeypatch, *argv, stdin: str | None = None):
+    """``clitools.run`` with ``stdin`` given to the command (e.g. ``--password-stdin``)."""
     if stdin is not None:
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-    code = 0
-    try:
-        main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return clitools.run(capsys, *argv)
 
 
-def one_error(code, out, err, fragment):
-    assert code == 2 and out == ""
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], err
+one_error = clitools.one_error_line
 
 
 def test_serve_starts_with_zero_configuration_and_answers(tmp_path):
@@ -103,6 +96,11 @@ def test_user_add_then_login(tmp_path, capsys, monkeypatch):
         stdin="another password\n",
     )  # fmt: skip
     one_error(code, out, err, "exists already")
+    code, out, err = run(
+        capsys, monkeypatch, "user", "add", "Admin", "--password-stdin", "--data-dir", data,
+        stdin="another password\n",
+    )  # fmt: skip
+    one_error(code, out, err, "exists already")
 
 
 def test_user_add_rejects_a_short_password(tmp_path, capsys, monkeypatch):
@@ -153,3 +151,18 @@ def test_a_file_that_is_not_a_database_is_one_error(tmp_path, capsys, monkeypatc
         "--data-dir", tmp_path,
     )  # fmt: skip
     one_error(code, out, err, "database URL: cannot use nonsense://")
+
+
+def test_serve_without_the_web_extra_is_one_line(monkeypatch, capsys):
+    """Without FastAPI and friends: one error line naming the extra, exit 2, no traceback."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "uvicorn" else real(name, *a)
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--no-browser", "--port", "8765"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "pip install 'alsim[web]'" in err and "uvicorn" in err and "Traceback" not in err

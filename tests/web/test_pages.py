@@ -557,10 +557,28 @@ def test_import_form(page: Callable[[str], TestClient]) -> None:
 def test_patient_text_is_escaped(page: Callable[[str], TestClient]) -> None:
     alice = page("alice")
     alice.headers["X-CSRF-Token"] = token_of(alice.get("/patients"))
-    pid = create_patient(alice, label="<script>alert(1)</script>", notes="<img src=x>")["id"]
+    evil = "<script>alert(1)</script>"
+    pid = create_patient(alice, label=evil, notes="<img src=x>")["id"]
+    add_visit(alice, pid)
+    add_visit(alice, pid, date="2024-06-10")
+    spec = alice.get("/api/v1/criteria-sets").json()[0]["spec"]
+    spec["criteria"][0]["label"] = evil
+    cid = alice.post("/api/v1/criteria-sets", json={"name": evil, "spec": spec}).json()["id"]
+    alice.post("/api/v1/teams", json={"name": evil})
     del alice.headers["X-CSRF-Token"]
-    for url in ("/patients", f"/patients/{pid}", f"/patients/{pid}/edit"):
+    for url in (
+        "/patients",
+        f"/patients/{pid}",
+        f"/patients/{pid}/edit",
+        f"/patients/{pid}/print",
+        f"/patients/{pid}/eligibility?set={cid}",
+        "/criteria",
+        f"/criteria/{cid}/edit",
+        "/teams",
+        f"/patients?done=patient_created&name={evil}",
+    ):
         response = alice.get(url)
+        assert response.status_code == 200, url
         assert "<script>alert(1)</script>" not in response.text
         assert "&lt;script&gt;" in response.text
 
@@ -686,3 +704,34 @@ def test_teams_page_shares_patients(page: Callable[[str], TestClient]) -> None:
         data={"csrf_token": token_of(carol.get("/teams")), "username": "carol"},
     )
     assert outsider.status_code == 404
+
+
+def test_patient_data_is_never_cached(page: Callable[[str], TestClient]) -> None:
+    """Pages and API answers with health data say no-store (Back after logout shows nothing)."""
+    alice = page("alice")
+    alice.headers["X-CSRF-Token"] = token_of(alice.get("/patients"))
+    pid = create_patient(alice)["id"]
+    for url in (f"/patients/{pid}", f"/patients/{pid}/print", f"/api/v1/patients/{pid}/summary"):
+        assert alice.get(url).headers["cache-control"] == "no-store", url
+    assert "no-store" not in alice.get("/static/style.css").headers.get("cache-control", "")
+
+
+def test_logout_after_the_session_expired_goes_to_login(
+    page: Callable[[str], TestClient], app: Any
+) -> None:
+    """Clicking "log out" on a page whose session has expired is not a CSRF error page."""
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from alsim.web.models import AuthSession
+
+    alice = page("alice")
+    token = token_of(alice.get("/patients"))
+    with app.state.sessions() as db:
+        past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+        db.execute(update(AuthSession).values(expires_at=past))
+        db.commit()
+    out = alice.post("/logout", data={"csrf_token": token}, follow_redirects=False)
+    assert out.status_code == 303 and out.headers["location"] == "/login"
+    assert "alsim_session=" in out.headers["set-cookie"]

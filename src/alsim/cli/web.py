@@ -40,7 +40,24 @@ DatabaseUrl = Annotated[
 ]
 
 
+def _require_web_extra() -> None:
+    """One clear line instead of an ImportError when the ``web`` extra is not installed."""
+    import importlib.util
+
+    missing = [
+        name
+        for name in ("fastapi", "uvicorn", "sqlalchemy", "alembic", "argon2", "platformdirs")
+        if importlib.util.find_spec(name) is None
+    ]
+    if missing:
+        raise InputError(
+            "alsim web app",
+            f"needs the 'web' extra ({', '.join(missing)} missing): pip install 'alsim[web]'",
+        )
+
+
 def _settings(data_dir: Path | None, database_url: str | None):  # type: ignore[no-untyped-def]
+    _require_web_extra()
     from alsim.web.config import Settings
 
     return Settings.load(data_dir=data_dir, database_url=database_url)
@@ -58,6 +75,7 @@ def serve(
     ] = False,
 ) -> None:
     """Start the web app (patients' records, prognosis, trial eligibility, research runs)."""
+    _require_web_extra()
     import uvicorn
 
     from alsim.web.app import create_app
@@ -145,7 +163,6 @@ def user_add(
 ) -> None:
     """Create a web app account (works even when registration is closed)."""
     from pydantic import ValidationError
-    from sqlalchemy import select
 
     from alsim.web import auth
     from alsim.web.db import make_engine, migrate, session_factory, session_scope
@@ -167,7 +184,7 @@ def user_add(
     engine = make_engine(settings.database_url)
     try:
         with session_scope(session_factory(engine)) as db:
-            if db.scalar(select(User.id).where(User.username == body.username)) is not None:
+            if auth.username_taken(db, body.username):
                 raise InputError("NAME", f"user {body.username!r} exists already")
             db.add(
                 User(

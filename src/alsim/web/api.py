@@ -89,7 +89,7 @@ def register(body: s.RegisterIn, request: Request, response: Response, db: Db) -
     if not settings.open_registration:
         raise HTTPException(403, "registration is closed; ask an administrator for an account")
     password_hash = auth.hash_password(body.password)  # before the transaction takes its lock
-    if db.scalar(select(User.id).where(User.username == body.username)) is not None:
+    if auth.username_taken(db, body.username):
         raise HTTPException(409, f"username {body.username!r} is taken")
     user = User(
         username=body.username,
@@ -99,6 +99,9 @@ def register(body: s.RegisterIn, request: Request, response: Response, db: Db) -
     db.add(user)
     db.flush()
     audit.record(db, user, "register", "user", user.id, after={"username": user.username})
+    previous = session_record(request, db)
+    if previous is not None:  # as for a login: the old session ends
+        auth.end_session(db, previous)
     new = auth.start_session(db, settings, user)
     commit(db, conflict=f"username {body.username!r} is taken")
     auth.set_session_cookie(response, settings, new.token)
@@ -386,7 +389,7 @@ def create_visit(patient_id: s.IdPath, body: s.VisitIn, user: CsrfUser, db: Db) 
     responses=s.errors(401, 404),
 )
 def read_visit(patient_id: s.IdPath, visit_id: s.IdPath, user: CurrentUser, db: Db) -> s.VisitOut:
-    return visit_out(_get_visit(db, user, patient_id, visit_id))
+    return visit_out(get_visit(db, user, patient_id, visit_id))
 
 
 @router.put(
@@ -398,7 +401,7 @@ def update_visit(
     patient_id: s.IdPath, visit_id: s.IdPath, body: s.VisitUpdate, user: CsrfUser, db: Db
 ) -> s.VisitOut:
     """Replace a visit's values; ``version`` must be the one you loaded (else 409)."""
-    visit = _get_visit(db, user, patient_id, visit_id)
+    visit = get_visit(db, user, patient_id, visit_id)
     _check_version(visit.version, body.version)
     _check_visit(db, visit.patient, body, visit_id=visit.id)
     before = audit.snapshot(visit)
@@ -422,7 +425,7 @@ def delete_visit(
     db: Db,
     version: s.VersionQuery = None,
 ) -> Response:
-    visit = _get_visit(db, user, patient_id, visit_id)
+    visit = get_visit(db, user, patient_id, visit_id)
     if version is not None:
         _check_version(visit.version, version)
     audit.record(db, user, "delete", "visit", visit.id, before=audit.snapshot(visit))
@@ -431,7 +434,8 @@ def delete_visit(
     return Response(status_code=204)
 
 
-def _get_visit(db: Session, user: User, patient_id: s.IdPath, visit_id: s.IdPath) -> Visit:
+def get_visit(db: Session, user: User, patient_id: s.IdPath, visit_id: s.IdPath) -> Visit:
+    """The visit of a patient ``user`` may see, else 404."""
     patient = get_patient(db, user, patient_id)
     visit = db.get(Visit, visit_id)
     if visit is None or visit.patient_id != patient.id:
@@ -491,12 +495,18 @@ def summary(patient_id: s.IdPath, user: CurrentUser, db: Db) -> s.SummaryOut:
 @router.get("/criteria-sets", response_model=list[s.CriteriaSetOut], responses=s.errors(401))
 def list_criteria_sets(user: CurrentUser, db: Db) -> list[s.CriteriaSetOut]:
     """The built-in examples, then your own criteria sets."""
-    rows = db.scalars(
-        select(CriteriaSet)
-        .where((CriteriaSet.owner_id.is_(None)) | (CriteriaSet.owner_id == user.id))
-        .order_by(CriteriaSet.owner_id.is_not(None), CriteriaSet.name, CriteriaSet.id)
+    return [criteria_out(row) for row in criteria_sets_of(db, user)]
+
+
+def criteria_sets_of(db: Session, user: User) -> list[CriteriaSet]:
+    """The criteria sets ``user`` may use: the built-in examples, then their own, by name."""
+    return list(
+        db.scalars(
+            select(CriteriaSet)
+            .where((CriteriaSet.owner_id.is_(None)) | (CriteriaSet.owner_id == user.id))
+            .order_by(CriteriaSet.owner_id.is_not(None), CriteriaSet.name, CriteriaSet.id)
+        )
     )
-    return [criteria_out(row) for row in rows]
 
 
 @router.post(
@@ -519,7 +529,7 @@ def create_criteria_set(body: s.CriteriaSetIn, user: CsrfUser, db: Db) -> s.Crit
     "/criteria-sets/{set_id}", response_model=s.CriteriaSetOut, responses=s.errors(401, 404)
 )
 def read_criteria_set(set_id: s.IdPath, user: CurrentUser, db: Db) -> s.CriteriaSetOut:
-    return criteria_out(_get_criteria_set(db, user, set_id))
+    return criteria_out(get_criteria_set(db, user, set_id))
 
 
 @router.put(
@@ -530,7 +540,7 @@ def read_criteria_set(set_id: s.IdPath, user: CurrentUser, db: Db) -> s.Criteria
 def update_criteria_set(
     set_id: s.IdPath, body: s.CriteriaSetUpdate, user: CsrfUser, db: Db
 ) -> s.CriteriaSetOut:
-    row = _get_criteria_set(db, user, set_id, edit=True)
+    row = get_criteria_set(db, user, set_id, edit=True)
     _check_version(row.version, body.version)
     before = audit.snapshot(row)
     row.name, row.spec = body.name, checked_spec(body.spec)
@@ -547,7 +557,7 @@ def delete_criteria_set(
     db: Db,
     version: s.VersionQuery = None,
 ) -> Response:
-    row = _get_criteria_set(db, user, set_id, edit=True)
+    row = get_criteria_set(db, user, set_id, edit=True)
     if version is not None:
         _check_version(row.version, version)
     audit.record(db, user, "delete", "criteria_set", row.id, before=audit.snapshot(row))
@@ -564,7 +574,7 @@ def delete_criteria_set(
 def eligibility(patient_id: s.IdPath, set_id: s.IdPath, user: CsrfUser, db: Db) -> s.EligibilityOut:
     """Check a patient against a criteria set: each criterion met, not met or unknown."""
     patient = get_patient(db, user, patient_id)
-    row = _get_criteria_set(db, user, set_id)
+    row = get_criteria_set(db, user, set_id)
     return s.EligibilityOut(
         patient_id=patient.id,
         criteria_set_id=row.id,
@@ -572,9 +582,10 @@ def eligibility(patient_id: s.IdPath, set_id: s.IdPath, user: CsrfUser, db: Db) 
     )
 
 
-def _get_criteria_set(
+def get_criteria_set(
     db: Session, user: User, set_id: s.IdPath, *, edit: bool = False
 ) -> CriteriaSet:
+    """A built-in or ``user``'s own criteria set, else 404 (``edit``: built-in ones are 403)."""
     row = db.get(CriteriaSet, set_id)
     if row is None or (row.owner_id is not None and row.owner_id != user.id):
         raise HTTPException(404, f"criteria set {set_id} not found")
@@ -704,7 +715,7 @@ def patient_audit(patient_id: s.IdPath, user: CurrentUser, db: Db) -> list[s.Aud
     rows = db.execute(
         select(AuditEvent, User.username)
         .outerjoin(User, User.id == AuditEvent.user_id)
-        .where(AuditEvent.patient_id == patient.id)
+        .where(AuditEvent.patient_id == patient.id, AuditEvent.id >= _first_event(db, patient))
         .order_by(AuditEvent.id)
     )
     return [
@@ -722,3 +733,19 @@ def patient_audit(patient_id: s.IdPath, user: CurrentUser, db: Db) -> list[s.Aud
         )
         for event, username in rows
     ]
+
+
+def _first_event(db: Session, patient: Patient) -> int:
+    """The id of the event that created this patient (0 if none was recorded).
+
+    SQLite reuses the id of a deleted patient (the highest one) for the next patient; the events
+    of the deleted patient, someone else's perhaps, come before this one and are not its history.
+    """
+    created = db.scalar(
+        select(func.max(AuditEvent.id)).where(
+            AuditEvent.entity == "patient",
+            AuditEvent.entity_id == patient.id,
+            AuditEvent.action.in_(("create", "import")),
+        )
+    )
+    return created or 0

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -120,14 +120,13 @@ def _document_errors(app: FastAPI) -> None:
 
 def _install_middleware(app: FastAPI, settings: Settings) -> None:
     limit = settings.max_upload_bytes
+    app.add_middleware(BodyLimit, limit=limit)
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Any) -> Response:
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
-            response: Response = _error(
-                request, 413, f"request body too large (limit {limit // (1024 * 1024)} MiB)"
-            )
+            response: Response = _error(request, 413, _too_large(limit))
         else:
             response = await call_next(request)
         token = getattr(request.state, "new_csrf_token", None)
@@ -135,7 +134,45 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
             auth.set_csrf_cookie(response, settings, token)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if settings.secure_cookies:  # served over HTTPS: browsers must never fall back to HTTP
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if not request.url.path.startswith("/static/"):
+            # health data: no copy in the browser's or a proxy's cache (Back after logout)
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+class BodyLimit:
+    """Answer 413 once a request body grows past ``limit`` bytes, also without Content-Length.
+
+    The ``guard`` middleware refuses a too large declared length before reading anything; this
+    one counts what a chunked upload really sends.
+    """
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Any:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise HTTPException(413, _too_large(self.limit))
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def _too_large(limit: int) -> str:
+    return f"request body too large (limit {limit // (1024 * 1024)} MiB)"
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -191,11 +228,13 @@ def validation_message(errors: Any) -> str:
         return "invalid request"
     first = errors[0]
     location = [str(part) for part in first.get("loc", ()) if part not in ("body",)]
-    where = ".".join(location)
+    where = ".".join(location) or ("body" if "body" in first.get("loc", ()) else "")
     message = str(first.get("msg", "is invalid"))
     message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     if first.get("type") == "missing":
         message = "is required"
+    elif first.get("type") == "json_invalid":  # the location is a character offset: say so
+        where, message = "body", f"is not valid JSON (at character {location[0]})"
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     return f"{where}: {message}{more}" if where else f"{message}{more}"
 

@@ -7,7 +7,8 @@
   deletes the row.
 * Each session has its own CSRF token; before login, a random ``alsim_csrf`` cookie plays that
   role (double submit), so login and registration forms are protected too.
-* Failed logins are recorded; too many for one username (or one client address) within the
+* Login attempts are recorded (before the password is checked, so simultaneous guesses count
+  too); too many for one username (or one client address) within the
   window gives 429 until the window has passed.
 """
 
@@ -64,32 +65,47 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def username_taken(db: Session, username: str) -> bool:
+    """Whether an account has this username, in any letter case ("Alice" takes "alice")."""
+    lowered = func.lower(User.username) == username.lower()
+    return db.scalar(select(User.id).where(lowered).limit(1)) is not None
+
+
 def authenticate(
     db: Session, settings: Settings, username: str, password: str, *, client: str = ""
 ) -> User:
     """The user with these credentials; raises :class:`AuthError` (401 or 429) otherwise.
 
-    Failed attempts are recorded (and committed) even though the caller's transaction fails.
+    Every attempt is recorded (and committed) before the password is checked, so that
+    simultaneous attempts count against each other; a successful login deletes the username's
+    attempts, a throttled one its own.
     """
     now = utcnow()
     since = now - dt.timedelta(seconds=settings.login_window_seconds)
-    _check_throttle(db, settings, username, client, since)
+    attempt = LoginAttempt(username=username[:64], client=client[:64], at=now)
+    db.add(attempt)
+    db.commit()
+    try:
+        _check_throttle(db, settings, username, client, since)
+    except AuthError:
+        db.delete(attempt)
+        db.commit()
+        raise
     user = db.scalar(select(User).where(User.username == username))
     stored = _DUMMY_HASH if user is None else user.password_hash  # same time when unknown
     db.rollback()  # end the read transaction: no database lock while Argon2 works
     if not verify_password(stored, password) or user is None:
-        db.add(LoginAttempt(username=username[:64], client=client[:64], at=now))
-        db.commit()
         raise AuthError(401, "wrong username or password")
     if _hasher.check_needs_rehash(stored):
         user.password_hash = hash_password(password)
-    db.execute(delete(LoginAttempt).where(LoginAttempt.username == username))
+    db.execute(delete(LoginAttempt).where(LoginAttempt.username == username[:64]))
     return user
 
 
 def _check_throttle(
     db: Session, settings: Settings, username: str, client: str, since: dt.datetime
 ) -> None:
+    """429 when the attempts in the window, this one included, exceed the limit."""
     limit = settings.login_attempts
     by_user = db.scalar(
         select(func.count(LoginAttempt.id)).where(
@@ -105,7 +121,7 @@ def _check_throttle(
         if client
         else 0
     )
-    if (by_user or 0) >= limit or (by_client or 0) >= 4 * limit:
+    if (by_user or 0) > limit or (by_client or 0) > 4 * limit:
         minutes = max(1, round(settings.login_window_seconds / 60))
         raise AuthError(
             429, f"too many failed logins; wait {minutes} minute(s) before trying again"

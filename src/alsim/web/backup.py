@@ -71,7 +71,9 @@ def backup(
         digest = hashlib.sha256()
         rows = 0
         try:
-            with temporary.open("w", encoding="utf-8", newline="\n") as handle:
+            # Health data and password hashes: readable by the owner only, from the start.
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with open(descriptor, "w", encoding="utf-8", newline="\n") as handle:
 
                 def emit(obj: dict[str, Any]) -> None:
                     line = (

@@ -17,13 +17,14 @@ from typing import Annotated, Any
 
 import yaml
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alsim.errors import InputError
-from alsim.web import api, i18n
+from alsim.web import api, auth, i18n
 from alsim.web import schemas as s
 from alsim.web.charts import Series, line_chart
 from alsim.web.deps import (
@@ -54,19 +55,7 @@ DOMAIN_ITEMS = {
     "gross_motor": ("q7", "q8", "q9"),
     "respiratory": ("q10", "q11", "q12"),
 }
-PATIENT_FORM_FIELDS = (
-    "label",
-    "sex",
-    "birth_year",
-    "onset_date",
-    "diagnosis_date",
-    "onset_region",
-    "genotype",
-    "el_escorial",
-    "ftd",
-    "notes",
-    "team_id",
-)
+PATIENT_FORM_FIELDS = api.PATIENT_FIELDS
 #: Longest criteria-set YAML the editor accepts (characters).
 MAX_SPEC_CHARS = 100_000
 VISIT_FORM_FIELDS = ("visit_date", "fvc_percent", "weight_kg", "nfl_pg_ml", "nfl_matrix")
@@ -282,10 +271,20 @@ def register_submit(request: Request, db: Db, form: Form) -> Response:
     return response
 
 
-@router.post("/logout", dependencies=[Csrf])
-def logout_submit(request: Request, db: Db, user: PageUser) -> Response:
+async def _csrf_unless_logged_out(request: Request, db: Db) -> None:
+    """CSRF for logging out a live session; an expired one has nothing left to protect."""
+    if await run_in_threadpool(optional_user, request, db) is not None:
+        await require_csrf(request, db)
+
+
+@router.post("/logout", dependencies=[Depends(_csrf_unless_logged_out)])
+def logout_submit(request: Request, db: Db) -> Response:
     response = redirect("/login")
-    api.logout(user, request, response, db)
+    user = optional_user(request, db)
+    if user is None:  # the session expired meanwhile: just drop the stale cookie
+        auth.clear_session_cookie(response, request.app.state.settings)
+    else:
+        api.logout(user, request, response, db)
     return response
 
 
@@ -827,15 +826,11 @@ def visit_create(
     )
 
 
-def _get_visit(db: Session, user: User, patient_id: int, visit_id: int) -> Visit:
-    return api._get_visit(db, user, patient_id, visit_id)
-
-
 @router.get("/patients/{patient_id}/visits/{visit_id}/edit")
 def visit_edit(
     request: Request, patient_id: s.IdPath, visit_id: s.IdPath, db: Db, user: PageUser
 ) -> Response:
-    visit = _get_visit(db, user, patient_id, visit_id)
+    visit = api.get_visit(db, user, patient_id, visit_id)
     return _visit_page(
         request,
         db,
@@ -857,7 +852,7 @@ def visit_update(
     user: PageUser,
     form: Form,
 ) -> Response:
-    visit = _get_visit(db, user, patient_id, visit_id)
+    visit = api.get_visit(db, user, patient_id, visit_id)
     kept, data, errors = _parse_visit(request, form)
     status = 422
     if not errors:
@@ -877,7 +872,7 @@ def visit_update(
             elif status == 409:
                 field = "visit_date"
             errors = {field: text}
-            visit = _get_visit(db, user, patient_id, visit_id)
+            visit = api.get_visit(db, user, patient_id, visit_id)
         else:
             date = body.visit_date.isoformat()
             return redirect(f"/patients/{patient_id}?done=visit_saved&name={date}#visits")
@@ -902,7 +897,7 @@ def visit_delete(
     user: PageUser,
     form: Form,
 ) -> Response:
-    visit = _get_visit(db, user, patient_id, visit_id)
+    visit = api.get_visit(db, user, patient_id, visit_id)
     date = visit.visit_date.isoformat()
     version = _as_int(str(form.get("version", "")))
     api.delete_visit(patient_id, visit_id, user, db, version if isinstance(version, int) else None)
@@ -951,22 +946,14 @@ def import_submit(request: Request, db: Db, user: PageUser, form: Form) -> Respo
 
 
 # -- eligibility ----------------------------------------------------------------------------------
-def _criteria_rows(db: Session, user: User) -> list[CriteriaSet]:
-    return list(
-        db.scalars(
-            select(CriteriaSet)
-            .where((CriteriaSet.owner_id.is_(None)) | (CriteriaSet.owner_id == user.id))
-            .order_by(CriteriaSet.owner_id.is_not(None), CriteriaSet.name, CriteriaSet.id)
-        )
-    )
-
-
 @router.get("/patients/{patient_id}/eligibility")
 def eligibility_page(
-    request: Request, patient_id: s.IdPath, db: Db, user: PageUser, set: int | None = None
+    request: Request, patient_id: s.IdPath, db: Db, user: PageUser, set: s.IdQuery = None
 ) -> Response:
     patient = get_patient(db, user, patient_id)
-    sets = _criteria_rows(db, user)
+    if set is not None:
+        api.get_criteria_set(db, user, set)  # another user's set is 404, as everywhere
+    sets = api.criteria_sets_of(db, user)
     chosen = next((row for row in sets if row.id == set), sets[0] if sets else None)
     result = None
     error = None
@@ -1014,7 +1001,7 @@ def eligibility_view(result: Any) -> dict[str, Any]:
 # -- criteria sets --------------------------------------------------------------------------------
 @router.get("/criteria")
 def criteria_list(request: Request, db: Db, user: PageUser) -> Response:
-    ctx = {"sets": _criteria_rows(db, user), "flash": flash_text(request)}
+    ctx = {"sets": api.criteria_sets_of(db, user), "flash": flash_text(request)}
     return render(request, "criteria.html", ctx)
 
 
@@ -1090,10 +1077,10 @@ def _save_criteria(
 
 
 @router.get("/criteria/new")
-def criteria_new(request: Request, db: Db, user: PageUser, copy: int | None = None) -> Response:
+def criteria_new(request: Request, db: Db, user: PageUser, copy: s.IdQuery = None) -> Response:
     form = {"name": "", "spec": ""}
     if copy is not None:
-        source = api._get_criteria_set(db, user, copy)
+        source = api.get_criteria_set(db, user, copy)
         spec = dict(source.spec)
         form = {"name": f"{source.name} (copy)", "spec": _spec_text(spec)}
     return _criteria_form(request, row=None, form=form, errors={})
@@ -1106,7 +1093,7 @@ def criteria_create(request: Request, db: Db, user: PageUser, form: Form) -> Res
 
 @router.get("/criteria/{set_id}/edit")
 def criteria_edit(request: Request, set_id: s.IdPath, db: Db, user: PageUser) -> Response:
-    row = api._get_criteria_set(db, user, set_id, edit=True)
+    row = api.get_criteria_set(db, user, set_id, edit=True)
     form = {"name": row.name, "spec": _spec_text(row.spec), "version": str(row.version)}
     return _criteria_form(request, row=row, form=form, errors={})
 
@@ -1115,7 +1102,7 @@ def criteria_edit(request: Request, set_id: s.IdPath, db: Db, user: PageUser) ->
 def criteria_update(
     request: Request, set_id: s.IdPath, db: Db, user: PageUser, form: Form
 ) -> Response:
-    row = api._get_criteria_set(db, user, set_id, edit=True)
+    row = api.get_criteria_set(db, user, set_id, edit=True)
     return _save_criteria(request, db, user, row, form)
 
 
@@ -1123,7 +1110,7 @@ def criteria_update(
 def criteria_delete(
     request: Request, set_id: s.IdPath, db: Db, user: PageUser, form: Form
 ) -> Response:
-    row = api._get_criteria_set(db, user, set_id, edit=True)
+    row = api.get_criteria_set(db, user, set_id, edit=True)
     name = row.name
     version = _as_int(str(form.get("version", "")))
     api.delete_criteria_set(set_id, user, db, version if isinstance(version, int) else None)

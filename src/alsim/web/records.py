@@ -100,19 +100,27 @@ def as_dict(result: Any) -> dict[str, Any]:
 
 
 def seed_builtin_criteria(db: Session) -> int:
-    """Store the built-in example criteria sets once (owner ``None``); returns how many."""
+    """Store the built-in example criteria sets (owner ``None``); returns how many changed.
+
+    A built-in set stored by an older alsim is brought up to date (its criteria or sources may
+    have been corrected since); built-in sets cannot be edited by users, so nothing is lost.
+    """
     from alsim.clinical.eligibility import builtin_criteria_sets
 
-    existing = set(db.scalars(select(CriteriaSet.name).where(CriteriaSet.owner_id.is_(None))))
-    added = 0
+    existing = {
+        row.name: row
+        for row in db.scalars(select(CriteriaSet).where(CriteriaSet.owner_id.is_(None)))
+    }
+    changed = 0
     for criteria in builtin_criteria_sets().values():
-        if criteria.name in existing:
+        spec = json_safe(criteria.model_dump(mode="json"))
+        row = existing.get(criteria.name)
+        if row is None:
+            db.add(CriteriaSet(owner_id=None, name=criteria.name, spec=spec))
+        elif row.spec != spec:
+            row.spec = spec
+        else:
             continue
-        db.add(
-            CriteriaSet(
-                owner_id=None, name=criteria.name, spec=json_safe(criteria.model_dump(mode="json"))
-            )
-        )
-        added += 1
+        changed += 1
     db.commit()
-    return added
+    return changed

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -37,17 +38,43 @@ NflMatrix = Literal["serum", "plasma", "csf"]
 Item = Annotated[int, Field(ge=0, le=4, strict=True)]
 Username = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[\w.@-]+$"),
+    # ASCII only: no look-alike names (Cyrillic "а" for "a") when adding a member to a team
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$"
+    ),
 ]
 Password = Annotated[str, Field(min_length=8, max_length=256)]
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+
+
+def _no_control(value: str, allowed: str = "") -> str:
+    """Refuse control characters (NUL and the like): they break CSV exports and pages."""
+    bad = next((c for c in value if (ord(c) < 32 or ord(c) == 127) and c not in allowed), None)
+    if bad is not None:
+        raise ValueError(f"contains the control character U+{ord(bad):04X}")
+    return value
+
+
+def _no_control_in_text(value: str) -> str:
+    return _no_control(value, allowed="\t\n\r")
+
+
+Label = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
+    AfterValidator(_no_control),
+]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
+    AfterValidator(_no_control),
+]
 
 EARLIEST_DATE = dt.date(1900, 1, 1)
 #: Largest id or version the databases store (signed 64-bit).
 MAX_ID = 2**63 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 VersionQuery = Annotated[
     int | None, Query(ge=1, le=MAX_ID, description="Fail with 409 if the record has changed.")
 ]
@@ -96,7 +123,9 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 class RegisterIn(Strict):
     username: Username
     password: Password
-    display_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=128)] = ""
+    display_name: Annotated[
+        str, StringConstraints(strip_whitespace=True, max_length=128), AfterValidator(_no_control)
+    ] = ""
 
 
 class LoginIn(Strict):
@@ -152,7 +181,7 @@ class PatientFields(Strict):
     genotype: Genotype | None = None
     el_escorial: ElEscorial | None = None
     ftd: bool | None = None
-    notes: Annotated[str, Field(max_length=5000)] = ""
+    notes: Annotated[str, Field(max_length=5000), AfterValidator(_no_control_in_text)] = ""
     team_id: Id | None = Field(None, description="Share with a team you belong to.")
 
     @field_validator("onset_date")
