@@ -568,36 +568,18 @@ def record_charts(request: Request, view: Mapping[str, Any]) -> list[dict[str, A
         total_series.append(
             Series("D50", [p[0] for p in curve], [p[1] for p in curve], dashed=True, markers=False)
         )
-    charts.append(
-        {
-            "id": "chart-total",
-            "svg": line_chart(
-                total_series,
-                title=t("record.chart_total"),
-                x_label=x_label,
-                y_label=t("record.total"),
-                y_range=(0, 48),
-            ),
-            "caption": t("record.chart_total"),
-        }
-    )
+
+    def chart(key, series, y_label, y_range):  # one titled SVG chart of the record page
+        title = t(f"record.chart_{key}")
+        svg = line_chart(series, title=title, x_label=x_label, y_label=y_label, y_range=y_range)
+        return {"id": f"chart-{key}", "svg": svg, "caption": title}
+
+    charts.append(chart("total", total_series, t("record.total"), (0, 48)))
     domain_series = [
         Series(t(f"domain.{name}"), xs, [(r.get("domains") or {}).get(name) for r in rows])
         for name in DOMAIN_ITEMS
     ]
-    charts.append(
-        {
-            "id": "chart-domains",
-            "svg": line_chart(
-                domain_series,
-                title=t("record.chart_domains"),
-                x_label=x_label,
-                y_label=t("record.domains"),
-                y_range=(0, 12),
-            ),
-            "caption": t("record.chart_domains"),
-        }
-    )
+    charts.append(chart("domains", domain_series, t("record.domains"), (0, 12)))
     for key, field, label, unit_range in (
         ("fvc", "fvc_percent", "visit.fvc", None),
         ("nfl", "nfl_pg_ml", "visit.nfl", None),
@@ -605,19 +587,7 @@ def record_charts(request: Request, view: Mapping[str, Any]) -> list[dict[str, A
     ):
         ys = [r.get(field) for r in rows]
         if any(_finite(y) for y in ys):
-            charts.append(
-                {
-                    "id": f"chart-{key}",
-                    "svg": line_chart(
-                        [Series(t(label), xs, ys)],
-                        title=t(f"record.chart_{key}"),
-                        x_label=x_label,
-                        y_label=t(label),
-                        y_range=unit_range,
-                    ),
-                    "caption": t(f"record.chart_{key}"),
-                }
-            )
+            charts.append(chart(key, [Series(t(label), xs, ys)], t(label), unit_range))
     return charts
 
 
