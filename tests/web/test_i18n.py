@@ -114,3 +114,41 @@ def test_chinese_catalogue_is_chinese() -> None:
     assert zh["nav.patients"] == "患者"
     han = re.compile(r"[\u4e00-\u9fff]")
     assert sum(bool(han.search(text)) for text in zh.values()) > 0.8 * len(zh)
+
+
+def test_every_record_message_is_translated():
+    """Each reason and warning alsim.clinical.record can give has a catalogue entry in every
+    language, with the pattern's placeholders; unknown text passes through unchanged."""
+    import datetime as dt
+
+    from alsim.clinical.record import PatientInput, VisitInput, summarize_record
+    from alsim.web.i18n import LANGUAGES, MESSAGES, catalogue, message
+
+    for _pattern, key in MESSAGES:
+        for lang in LANGUAGES:
+            assert key in catalogue(lang), (lang, key)
+    for pattern, key in MESSAGES:
+        groups = set(pattern.groupindex)
+        for lang in LANGUAGES:
+            assert set(re.findall(r"{(\w+)}", catalogue(lang)[key])) == groups, (lang, key)
+    # a record full of problems: every message it gives is known, and Chinese differs
+    today = dt.date(2024, 1, 1)
+    patient = PatientInput(
+        onset_date=dt.date(2024, 6, 1),
+        diagnosis_date=dt.date(2025, 1, 1),
+        birth_year=2030,
+        sex=None,
+        onset_region=None,
+        genotype=None,
+        el_escorial=None,
+        ftd=None,
+    )
+    visits = [VisitInput(dt.date(2023, 6, 1), (4,) * 11 + (None,))]
+    summary = summarize_record(patient, visits, today=today).to_dict()
+    texts = [*summary["warnings"], summary["delta_fs_reason"], summary["d50_reason"]]
+    assert len(texts) >= 5
+    for text in texts:
+        assert any(p.fullmatch(text) for p, _ in MESSAGES), text
+        assert message("en", text) == text
+        assert message("zh", text) != text
+    assert message("zh", "something else") == "something else"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +78,64 @@ def t(lang: str, key: str, /, **fmt: Any) -> str:
 def t_opt(lang: str, key: str, default: str, /, **fmt: Any) -> str:
     """Like :func:`t` for keys made from data (a genotype, a stage): ``default`` if unknown."""
     return t(lang, key, **fmt) if has(DEFAULT_LANGUAGE, key) else default
+
+
+#: Messages of :mod:`alsim.clinical.record` (reasons and warnings, English text as in gettext's
+#: message ids) -> the catalogue key that translates them; named groups become the key's
+#: placeholders. A message that matches no pattern is shown as it is.
+MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), key)
+    for pattern, key in (
+        (r"cannot compute ΔFS because no visit has a complete ALSFRS-R", "message.dfs_no_score"),
+        (r"cannot compute ΔFS because the onset date is missing", "message.dfs_no_onset"),
+        (
+            r"cannot compute ΔFS because the latest scored visit is not after onset",
+            "message.dfs_not_after_onset",
+        ),
+        (r"cannot fit D50 because no visit has a complete ALSFRS-R", "message.d50_no_score"),
+        (r"cannot fit D50 because the onset date is missing", "message.d50_no_onset"),
+        (
+            r"cannot fit D50 because at least 2 scored visits after symptom onset are needed, "
+            r"got (?P<n>\d+)",
+            "message.d50_too_few",
+        ),
+        (r"cannot fit D50: (?P<err>.+)", "message.d50_failed"),
+        (
+            r"cannot compute ENCALS because the diagnosis is not after symptom onset",
+            "message.encals_diagnosis_before_onset",
+        ),
+        (r"cannot compute ENCALS: (?P<err>.+)", "message.encals_failed"),
+        (
+            r"ENCALS: the (?P<what>ΔFS|FVC) used comes from (?P<date>[\d-]+), "
+            r"(?P<gap>[\d.]+) months from diagnosis \(the model expects values at diagnosis\)",
+            "message.encals_far_from_diagnosis",
+        ),
+        (r"ENCALS: no conditional survival \((?P<err>.+)\)", "message.encals_no_conditional"),
+        (r"the onset date lies in the future", "message.onset_future"),
+        (r"the diagnosis date is before the onset date", "message.diagnosis_before_onset"),
+        (r"the diagnosis date lies in the future", "message.diagnosis_future"),
+        (r"the birth year lies in the future", "message.birth_future"),
+        (r"the birth year is after the onset date", "message.birth_after_onset"),
+        (r"some visits are dated after today", "message.visits_future"),
+        (
+            r"visit (?P<date>[\d-]+): ALSFRS-R incomplete \((?P<n>\d+) of 12 items missing\), "
+            r"not scored",
+            "message.visit_incomplete",
+        ),
+        (
+            r"visit (?P<date>[\d-]+) is not after symptom onset: no ΔFS",
+            "message.visit_before_onset",
+        ),
+        (r"visit (?P<date>[\d-]+): (?P<err>.+); not scored", "message.visit_invalid"),
+        (r"genotype (?P<genotype>'[^']*') is not one of (?P<known>.+)", "message.genotype_unknown"),
+    )
+)
+
+
+def message(lang: str, text: str) -> str:
+    """``text``, a reason or warning of the clinical record, in ``lang`` (as it is if unknown)."""
+    for pattern, key in MESSAGES:
+        match = pattern.fullmatch(text)
+        if match:
+            return t(lang, key, **match.groupdict())
+    return text

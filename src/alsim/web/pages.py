@@ -639,6 +639,11 @@ def _record_context(request: Request, db: Session, user: User, patient: Patient)
         i18n.t_opt(lang, f"prognosis.needs.{str(name).split()[0]}", str(name))
         for name in view["prognosis_missing"]
     )
+    # the record's reasons and warnings, in the page's language
+    view["warnings"] = [i18n.message(lang, w) for w in view["warnings"]]
+    for key in ("delta_fs_reason", "d50_reason", "prognosis_reason"):
+        if view.get(key):
+            view[key] = i18n.message(lang, str(view[key]))
     return {
         "patient": patient,
         "s": view,
