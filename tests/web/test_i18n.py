@@ -152,3 +152,19 @@ def test_every_record_message_is_translated():
         assert message("en", text) == text
         assert message("zh", text) != text
     assert message("zh", "something else") == "something else"
+
+
+def test_research_tables_and_gallery_are_translated():
+    """Every metric the OC table can show and every experiment of the gallery has a text in
+    every catalogue (the pages fall back to English only for unknown ones)."""
+    from alsim.results.performance import COMPARISON_METRICS, TRIAL_METRICS
+    from alsim.web.i18n import LANGUAGES, catalogue
+    from alsim.web.jobs import experiment_gallery
+
+    for lang in LANGUAGES:
+        texts = catalogue(lang)
+        assert all(f"metric.{m}" in texts for m in COMPARISON_METRICS), lang
+        assert all(f"metric_trial.{m}" in texts for m in TRIAL_METRICS), lang
+        assert all(f"experiment.{e.name}" in texts for e in experiment_gallery()), lang
+    zh = catalogue("zh")
+    assert zh["metric.power_or_type1"] != catalogue("en")["metric.power_or_type1"]

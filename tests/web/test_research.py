@@ -174,6 +174,7 @@ def check_pages(alice, finished) -> None:
     assert "Refresh" not in page.headers  # finished: no auto-refresh
     zh = alice.get(f"/research/runs/{finished['id']}?lang=zh")
     assert zh.status_code == 200 and "运行特性" in zh.text
+    assert "P(宣布成功)" in zh.text  # the metrics' meanings are translated too
     gallery = alice.get("/research/experiments")
     assert gallery.status_code == 200 and "early-detection" in gallery.text
 
