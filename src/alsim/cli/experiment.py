@@ -11,10 +11,6 @@ Research and education only, not medical advice.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -22,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from alsim import DISCLAIMER
+from alsim.cli.outfolder import check_out_folder, write_out_folder
 from alsim.errors import InputError
 
 stdout = Console(highlight=False)
@@ -37,47 +34,6 @@ NAMES = (
     "presymptomatic-trial",
     "early-detection",
 )
-
-
-def _check_out(out: str) -> Path:
-    if not out.strip():
-        raise InputError("--out", "must name a directory, got an empty path")
-    target = Path(out)
-    if target.exists() and not target.is_dir():
-        raise InputError("--out", f"{target} exists and is not a directory")
-    resolved = target.resolve()
-    cwd = Path.cwd().resolve()
-    if resolved == cwd or resolved in cwd.parents:
-        raise InputError("--out", f"{target} is the working directory or contains it")
-    if target.is_dir():
-        extra = {p.name for p in target.iterdir()} - {RESULTS_FILE, REPORT_FILE}
-        if extra:
-            raise InputError(
-                "--out", f"{target} holds other files ({sorted(extra)[0]}); name a new folder"
-            )
-    return target
-
-
-def _write(target: Path, files: dict[str, str]) -> None:
-    """Write ``files`` into ``target``: a new folder appears complete (staged beside it, then
-    renamed); in an existing one each file is replaced atomically."""
-    from alsim.fileio import current_umask, write_text_atomic
-
-    if target.exists():
-        for name, text in files.items():
-            write_text_atomic(target / name, text)
-        return
-    parent = target.absolute().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=parent))
-    try:
-        os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp creates 0700
-        for name, text in files.items():
-            (staging / name).write_text(text, encoding="utf-8")
-        os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def experiment(
@@ -99,7 +55,7 @@ def experiment(
         raise InputError("NAME", f"must be one of {', '.join(NAMES)}, got {name!r}")
     if seed < 0:
         raise InputError("--seed", f"must be a non-negative integer, got {seed}")
-    target = _check_out(out) if out is not None else None
+    target = check_out_folder(out, (RESULTS_FILE, REPORT_FILE)) if out is not None else None
 
     from alsim.experiments import run_experiment
 
@@ -113,10 +69,7 @@ def experiment(
             REPORT_FILE: experiments_report([result]),
             RESULTS_FILE: json.dumps(payload, indent=2, allow_nan=False) + "\n",
         }
-        try:
-            _write(target, files)
-        except OSError as exc:
-            raise InputError("--out", f"cannot write to {target} ({exc.strerror or exc})") from None
+        write_out_folder(target, files)
     if as_json:
         print(text)
         return

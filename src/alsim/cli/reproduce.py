@@ -10,7 +10,6 @@ Registered on the main app by :mod:`alsim.cli.main`. Every error is one stderr l
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from alsim import DISCLAIMER
+from alsim.cli.outfolder import check_out_folder, write_out_folder
 from alsim.errors import InputError
 
 stdout = Console(highlight=False)
@@ -27,26 +27,6 @@ stderr = Console(stderr=True, highlight=False)
 
 #: Files written by ``alsim reproduce --out DIR``.
 OUTPUT_FILES = ("reproduction.csv", "reproduction.json", "report.html")
-
-
-def _check_out(out: str) -> Path:
-    if not out.strip():
-        raise InputError("--out", "must name a directory, got an empty path")
-    target = Path(out)
-    if target.exists() and not target.is_dir():
-        raise InputError("--out", f"{target} exists and is not a directory")
-    resolved = target.resolve()
-    cwd = Path.cwd().resolve()
-    if resolved == cwd or resolved in cwd.parents:
-        raise InputError("--out", f"{target} is the working directory or contains it")
-    if target.is_dir():
-        others = [p.name for p in target.iterdir() if p.name not in OUTPUT_FILES]
-        if others:
-            raise InputError(
-                "--out",
-                f"{target} contains other files ({others[0]}, ...); name an empty or new folder",
-            )
-    return target
 
 
 def reproduce(
@@ -73,13 +53,12 @@ def reproduce(
         raise InputError("--n-rep", f"must be an integer from 2 to 1000000, got {n_rep}")
     if seed < 0:
         raise InputError("--seed", f"must be a non-negative integer, got {seed}")
-    target = _check_out(out) if out is not None else None
+    target = check_out_folder(out, OUTPUT_FILES) if out is not None else None
 
     df = reproduction_table(n_rep, seed)
     records = table_records(df)
     text = json.dumps(records, allow_nan=False)
     if target is not None:
-        from alsim.fileio import write_text_atomic
         from alsim.report.reproduce import reproduction_report
 
         contents = {
@@ -87,12 +66,7 @@ def reproduce(
             "reproduction.json": json.dumps(records, indent=2, allow_nan=False) + "\n",
             "report.html": reproduction_report(df),
         }
-        try:
-            target.mkdir(parents=True, exist_ok=True)
-            for name in OUTPUT_FILES:
-                write_text_atomic(target / name, contents[name])
-        except OSError as exc:
-            raise InputError("--out", f"cannot write to {target} ({exc.strerror or exc})") from None
+        write_out_folder(target, contents)
     if as_json:
         print(text)
         return
