@@ -368,6 +368,7 @@ def simulate_trajectories(
         np.ascontiguousarray(sod1_mediated, dtype=float),
         float(p.sod1.toxicity_order),
         float(np.exp(-1.0 / p.sod1.level_months)),
+        float(p.sod1.level_months * -np.expm1(-1.0 / p.sod1.level_months)),
         function_rec,
         lmn_rec,
         umn_rec,

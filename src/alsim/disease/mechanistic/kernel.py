@@ -138,6 +138,7 @@ def integrate(
     sod1_mediated,  # (n,) f: share of the hazard that needs mutant SOD1 (0 for non-carriers)
     sod1_order,  # n: effective order of the toxic species in the SOD1 level
     sod1_keep,  # exp(-1 / level_months): monthly persistence of the SOD1 level's deviation
+    sod1_mean,  # level_months (1 - sod1_keep): the deviation's mean over a month, per unit
     function_rec,  # (n, K, 4)
     lmn_rec,  # (n, K)
     umn_rec,  # (n, K)
@@ -264,7 +265,7 @@ def integrate(
                     # hazard uses its mean over the month.
                     if sod1_mediated[i] > 0.0 and (sod1_level[s] != 1.0 or sod1_target != 1.0):
                         gap = sod1_level[s] - sod1_target
-                        mean_level = sod1_target + gap * (1.0 - sod1_keep) / (-math.log(sod1_keep))
+                        mean_level = sod1_target + gap * sod1_mean
                         sod1_level[s] = sod1_target + gap * sod1_keep
                         hazard_factor *= (
                             1.0
