@@ -168,3 +168,18 @@ def test_research_tables_and_gallery_are_translated():
         assert all(f"experiment.{e.name}" in texts for e in experiment_gallery()), lang
     zh = catalogue("zh")
     assert zh["metric.power_or_type1"] != catalogue("en")["metric.power_or_type1"]
+
+
+def test_record_message_patterns_match_their_english_texts():
+    """Each pattern recognises its own English catalogue text (filled with sample values), so
+    the patterns and the English catalogue cannot drift apart."""
+    from alsim.web.i18n import MESSAGES, catalogue, message
+
+    samples = {"n": "3", "date": "2024-01-02", "gap": "7.5", "what": "FVC", "err": "bad value",
+               "genotype": "'XYZ'", "known": "sporadic, SOD1"}  # fmt: skip
+    for pattern, key in MESSAGES:
+        text = catalogue("en")[key].format(**{g: samples[g] for g in pattern.groupindex})
+        assert pattern.fullmatch(text), key
+        assert message("zh", text) == catalogue("zh")[key].format(
+            **{g: samples[g] for g in pattern.groupindex}
+        )
