@@ -48,7 +48,10 @@ ENDPOINTS = {
 
 @functools.lru_cache(maxsize=2)
 def _worlds(seed: int, n_pool: int):
-    """Per-patient endpoints of the three worlds (untreated, early start, delayed start)."""
+    """Per-patient endpoints of the three worlds (untreated, early start, delayed start).
+
+    Cached per (seed, pool size) for the default parameter set, so the table's three VALOR rows
+    of one seed simulate the pool once."""
     from alsim.cohort.simulate import CohortSpec
     from alsim.experiments.common import tofersen
     from alsim.experiments.trials import eligible_at, enrolment_months, rows_at
