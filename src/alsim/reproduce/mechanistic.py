@@ -50,8 +50,8 @@ ENDPOINTS = {
 def _worlds(seed: int, n_pool: int):
     """Per-patient endpoints of the three worlds (untreated, early start, delayed start).
 
-    Cached per (seed, pool size) for the default parameter set, so the table's three VALOR rows
-    of one seed simulate the pool once."""
+    Cached per (seed, pool size) for the default parameter set: asking again for a row with the
+    same seed (a rerun of the table in one process) does not simulate the pool again."""
     from alsim.cohort.simulate import CohortSpec
     from alsim.experiments.common import tofersen
     from alsim.experiments.trials import eligible_at, enrolment_months, rows_at
